@@ -1,0 +1,29 @@
+# make demo: create .venv, install, run the demo on built-in synthetic data.
+# make test: create .venv, install with dev extras, run the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/deepmouse demo
+
+test: $(STAMP)
+	$(BIN)/ruff check deepmouse tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check deepmouse tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

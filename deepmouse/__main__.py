@@ -1,0 +1,3 @@
+from deepmouse.cli import main
+
+main()

@@ -1,0 +1,217 @@
+"""A scikit-learn estimator over movement windows: :class:`HandClassifier`.
+
+``X`` is always raw movement in pixels per step, ``(n_windows, window, 2)``, as produced by
+:mod:`deepmouse.windows`; ``y`` is 0 = right, 1 = left. The estimator learns its normalisation
+constants (``scale_``) from the ``X`` given to :meth:`HandClassifier.fit`, so it works inside
+``sklearn.model_selection.cross_val_score`` without leaking across folds.
+
+Families: the torch networks of :mod:`deepmouse.models` (``lstm``, ``gru``, ``conv-gru``) and
+``svm`` — an RBF SVC on the flattened normalised window (DeepMouse iteration 05).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.svm import SVC
+from sklearn.utils.validation import check_is_fitted
+
+from deepmouse.models import TORCH_FAMILIES, ModelConfig, build_model
+from deepmouse.train import TrainConfig, TrainResult, predict_logits, resolve_device, train_model
+
+FAMILIES = (*TORCH_FAMILIES, "svm")
+
+
+def check_windows(X: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``X`` ``(n_windows, window, 2)`` (finite) and ``y`` ``(n_windows,)`` in {0, 1}."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 3 or X.shape[2] != 2:
+        raise ValueError(f"expected windows of shape (n_windows, window, 2), got {X.shape}")
+    if len(X) == 0:
+        raise ValueError("expected at least one window, got 0")
+    if not np.isfinite(X).all():
+        raise ValueError("windows contain NaN or infinite values")
+    if y is None:
+        return X, np.zeros(0, np.int64)
+    y = np.asarray(y).astype(np.int64).ravel()
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} windows but y has {len(y)} labels")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0 (right) or 1 (left)")
+    if len(np.unique(y)) < 2:
+        raise ValueError("training needs windows of both hands; only one class present")
+    return X, y
+
+
+def fit_svm(
+    X: np.ndarray, y: np.ndarray, C: float, gamma: str | float, seed: int
+) -> dict[str, np.ndarray]:
+    """Fit an RBF SVC on flat windows ``(n, features)`` and a Platt sigmoid on its scores.
+
+    The sigmoid is fit on out-of-fold decision values (3-fold), so the probabilities are not
+    overconfident on the training windows. Returns plain arrays (what the model file stores):
+    support_vectors ``(n_sv, features)``, dual_coef ``(n_sv,)``, and scalars intercept, gamma,
+    platt_a, platt_b.
+    """
+    svc = SVC(C=C, gamma=gamma)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    scores = cross_val_predict(svc, X, y, cv=folds, method="decision_function")
+    platt = LogisticRegression().fit(scores.reshape(-1, 1), y)
+    svc.fit(X, y)
+    return {
+        "support_vectors": svc.support_vectors_.astype(np.float32),
+        "dual_coef": svc.dual_coef_[0].astype(np.float64),
+        "intercept": np.array([svc.intercept_[0]]),
+        "gamma": np.array([svc._gamma]),
+        "platt_a": np.array([platt.coef_[0, 0]]),
+        "platt_b": np.array([platt.intercept_[0]]),
+    }
+
+
+def svm_log_odds(svm: dict[str, np.ndarray], X: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Left-hand log-odds ``(n,)`` of flat windows ``(n, features)`` from :func:`fit_svm` arrays."""
+    sv = svm["support_vectors"].astype(np.float64)
+    sv_sq = (sv * sv).sum(1)
+    out = []
+    for i in range(0, len(X), chunk):
+        x = X[i : i + chunk].astype(np.float64)
+        d2 = (x * x).sum(1)[:, None] + sv_sq[None, :] - 2 * x @ sv.T
+        score = np.exp(-svm["gamma"][0] * np.maximum(d2, 0)) @ svm["dual_coef"]
+        out.append(svm["platt_a"][0] * (score + svm["intercept"][0]) + svm["platt_b"][0])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
+class HandClassifier(ClassifierMixin, BaseEstimator):
+    """Left/right hand classifier over movement windows.
+
+    Parameters:
+        model: ``lstm``, ``gru``, ``conv-gru`` or ``svm``.
+        hidden, conv_layers, conv_filters, dropout, l1, l2: network architecture
+            (see :class:`deepmouse.models.ModelConfig`).
+        epochs, batch_size, lr, seed, device, patience, augment, threads: training
+            (see :class:`deepmouse.train.TrainConfig`).
+        C, gamma: SVC parameters (``svm`` only).
+
+    Learned attributes:
+        classes_: ``[0, 1]`` (0 = right, 1 = left).
+        scale_: per-axis normalisation constants ``(2,)``.
+        net_: the trained torch network (torch families).
+        svm_: the SVC's arrays and Platt constants (``svm``, see :func:`fit_svm`).
+        history_: per-epoch history rows; best_epoch_: the kept epoch.
+    """
+
+    def __init__(
+        self,
+        model: str = "conv-gru",
+        hidden: int = 64,
+        conv_layers: int = 3,
+        conv_filters: int = 32,
+        dropout: float = 0.1,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        epochs: int = 30,
+        batch_size: int = 32,
+        lr: float = 3e-3,
+        seed: int = 0,
+        device: str = "auto",
+        patience: int | None = None,
+        augment: float = 0.0,
+        threads: int | None = None,
+        C: float = 1.0,
+        gamma: str | float = "scale",
+    ) -> None:
+        self.model = model
+        self.hidden = hidden
+        self.conv_layers = conv_layers
+        self.conv_filters = conv_filters
+        self.dropout = dropout
+        self.l1 = l1
+        self.l2 = l2
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.seed = seed
+        self.device = device
+        self.patience = patience
+        self.augment = augment
+        self.threads = threads
+        self.C = C
+        self.gamma = gamma
+
+    # -- configs --------------------------------------------------------------------------
+    def model_config(self) -> ModelConfig:
+        names = {f.name for f in fields(ModelConfig)} - {"kind"}
+        return ModelConfig(kind=self.model, **{n: getattr(self, n) for n in names})
+
+    def train_config(self) -> TrainConfig:
+        names = {f.name for f in fields(TrainConfig)}
+        return TrainConfig(**{n: getattr(self, n) for n in names})
+
+    # -- estimator contract ---------------------------------------------------------------
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_dev: np.ndarray | None = None,
+        y_dev: np.ndarray | None = None,
+        on_epoch=None,
+    ) -> HandClassifier:
+        """Learn ``scale_`` from ``X`` and train; ``X_dev``/``y_dev`` pick the best epoch."""
+        if self.model not in FAMILIES:
+            raise ValueError(f"unknown model {self.model!r} (expected {', '.join(FAMILIES)})")
+        X, y = check_windows(X, y)
+        scale = X.reshape(-1, 2).std(axis=0).astype(np.float64)
+        self.scale_ = np.where(scale > 1e-6, scale, 1.0)
+        self.classes_ = np.array([0, 1])
+        self.window_ = X.shape[1]
+        Xn = self._normalise(X)
+        if X_dev is not None and y_dev is not None and len(y_dev):
+            X_dev = self._normalise(check_windows(X_dev)[0])
+            y_dev = np.asarray(y_dev, dtype=np.int64)
+        else:
+            X_dev = y_dev = None
+        if self.model == "svm":
+            self.svm_ = fit_svm(Xn.reshape(len(Xn), -1), y, self.C, self.gamma, self.seed)
+            self.history_, self.best_epoch_ = [], 0
+            return self
+        import torch
+
+        torch.manual_seed(self.seed)
+        self.net_ = build_model(self.model_config())
+        result: TrainResult = train_model(
+            self.net_, self.train_config(), Xn, y, X_dev, y_dev, on_epoch=on_epoch
+        )
+        self.history_, self.best_epoch_ = result.history, result.best_epoch
+        self.device_ = resolve_device(self.device)
+        return self
+
+    def _normalise(self, X: np.ndarray) -> np.ndarray:
+        return (X / self.scale_).astype(np.float32)
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Left-hand log-odds ``(n_windows,)`` of raw windows ``(n_windows, window, 2)``."""
+        check_is_fitted(self, "scale_")
+        X, _ = check_windows(X)
+        if X.shape[1] != self.window_:
+            raise ValueError(f"model expects windows of {self.window_} steps, got {X.shape[1]}")
+        Xn = self._normalise(X)
+        if self.model == "svm":
+            return svm_log_odds(self.svm_, Xn.reshape(len(Xn), -1))
+        return predict_logits(self.net_, Xn, self.device_)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """``(n_windows, 2)`` probabilities: column 0 right hand, column 1 left hand."""
+        p_left = _sigmoid(self.decision_function(X).astype(np.float64))
+        return np.column_stack([1 - p_left, p_left])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class index per window ``(n_windows,)``: 0 = right, 1 = left."""
+        return (self.decision_function(X) > 0).astype(np.int64)

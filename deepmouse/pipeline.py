@@ -1,0 +1,181 @@
+"""A training run, end to end: dataset → splits → fit → model file + run folder.
+
+:func:`train_run` is what ``deepmouse train`` and ``deepmouse demo`` call (and what ``sweep`` /
+``tune`` build on). The run folder holds:
+
+- ``model.safetensors`` — the model file (:mod:`deepmouse.modelfile`);
+- ``history.csv`` — per epoch: train/dev loss and accuracy, seconds;
+- ``metrics.json`` — dev and test metrics, windows per split, training time;
+- ``config.json`` — the :class:`RunConfig` that produced it;
+- ``curves.png``, ``confusion.png`` — learning curves and the test confusion matrix.
+
+The test split is scored once, after training; model selection uses dev only. Every file is
+written to a temporary name and renamed, so an interrupted run leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from deepmouse.classifier import HandClassifier
+from deepmouse.evaluate import evaluate_windows
+from deepmouse.modelfile import save_model
+from deepmouse.recordings import Dataset, load_dataset
+from deepmouse.windows import Splits, WindowConfig, make_splits
+
+MODEL_FILE = "model.safetensors"
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run depends on; the defaults are ``deepmouse train``'s defaults.
+
+    ``params`` are :class:`~deepmouse.classifier.HandClassifier` parameters that override the
+    estimator's own defaults (e.g. ``{"model": "lstm", "hidden": 256}``).
+    """
+
+    dataset: str
+    out: str = "runs/latest"
+    window: int = 200
+    stride: int | None = None
+    rate: float = 100.0
+    idle_threshold: float = 0.1
+    split: str = "chrono"
+    seed: int = 0
+    params: dict = field(default_factory=dict)
+
+    def window_config(self) -> WindowConfig:
+        return WindowConfig(self.window, self.rate, self.stride, self.idle_threshold)
+
+    def classifier(self) -> HandClassifier:
+        return HandClassifier(**{"seed": self.seed, **self.params})
+
+
+@dataclass
+class RunResult:
+    out: Path
+    model_path: Path
+    metrics: dict
+    history: list[dict]
+    split_table: dict
+    classifier: HandClassifier
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file, fsync and rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def history_csv(history: list[dict]) -> str:
+    buf = io.StringIO()
+    columns = ["epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy", "seconds"]
+    writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buf.getvalue()
+
+
+@dataclass
+class PreparedRun:
+    """A run's data, checked and split, before any training."""
+
+    config: RunConfig
+    dataset: Dataset
+    splits: Splits
+    warnings: list[str]
+
+
+def prepare_run(config: RunConfig) -> PreparedRun:
+    """Validate parameters, load the dataset and split it (fails fast, before training).
+
+    Raises:
+        DataError: bad dataset (see :mod:`deepmouse.recordings`, :mod:`deepmouse.windows`).
+        ValueError: bad parameters.
+    """
+    clf = config.classifier()
+    if clf.model != "svm":
+        clf.model_config()
+    clf.train_config()
+    dataset = load_dataset(config.dataset)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        splits = make_splits(dataset, config.window_config(), config.split, config.seed)
+    return PreparedRun(config, dataset, splits, [str(w.message) for w in caught])
+
+
+def train_run(
+    config: RunConfig | PreparedRun,
+    on_epoch: Callable[[dict], None] | None = None,
+    plots: bool = True,
+) -> RunResult:
+    """Train one model as ``config`` says and write its run folder.
+
+    Raises:
+        DataError: bad dataset (see :mod:`deepmouse.recordings`, :mod:`deepmouse.windows`).
+        ValueError: bad parameters.
+    """
+    prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
+    config, dataset, splits = prepared.config, prepared.dataset, prepared.splits
+    split_warnings = prepared.warnings
+    window_config = config.window_config()
+    clf = config.classifier()
+
+    start = time.perf_counter()
+    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch=on_epoch)
+    train_seconds = time.perf_counter() - start
+
+    seconds = window_config.seconds
+    dev_metrics = evaluate_windows(
+        clf.predict_proba(splits.dev.X)[:, 1], splits.dev.y, splits.dev.recording, seconds
+    )
+    test_metrics = evaluate_windows(  # the one look at the test split
+        clf.predict_proba(splits.test.X)[:, 1], splits.test.y, splits.test.recording, seconds
+    )
+    metrics = {
+        "dev": dev_metrics,
+        "test": test_metrics,
+        "windows": splits.table(),
+        "split": config.split,
+        "held_out": splits.held_out,
+        "best_epoch": clf.best_epoch_,
+        "train_seconds": train_seconds,
+        "warnings": split_warnings,
+    }
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    provenance = {
+        "dataset": str(dataset.root),
+        "dataset_checksum": dataset.checksum,
+        "split": config.split,
+        "seed": config.seed,
+        "dev_recordings": splits.dev_recordings,
+        "test_recordings": splits.test_recordings,
+        "windows": splits.table(),
+        "best_epoch": clf.best_epoch_,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    model_path = save_model(out / MODEL_FILE, clf, window_config, provenance)
+    write_atomic(out / "history.csv", history_csv(clf.history_))
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    config_dict = asdict(config) | {"resolved_params": clf.get_params()}
+    write_atomic(out / "config.json", json.dumps(config_dict, indent=2) + "\n")
+    if plots:
+        from deepmouse.plots import plot_confusion, plot_curves
+
+        if clf.history_:
+            plot_curves(clf.history_, out / "curves.png", clf.best_epoch_)
+        plot_confusion(test_metrics["confusion"], out / "confusion.png", "test split")
+    return RunResult(out, model_path, metrics, clf.history_, splits.table(), clf)

@@ -1,0 +1,58 @@
+"""Figures of a run: learning curves and the confusion matrix (matplotlib, no display needed).
+
+Every figure is drawn from data that is also saved in the run folder (``history.csv``,
+``metrics.json``), so a report can redraw it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from deepmouse.recordings import CLASS_NAMES  # noqa: E402
+
+
+def plot_curves(history: list[dict], path: str | Path, best_epoch: int | None = None) -> Path:
+    """Train/dev accuracy and loss per epoch, side by side."""
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for split, style in (("train", "-"), ("dev", "--")):
+        ax_acc.plot(epochs, [r[f"{split}_accuracy"] for r in history], style, label=split)
+        ax_loss.plot(epochs, [r[f"{split}_loss"] for r in history], style, label=split)
+    for ax, name in ((ax_acc, "accuracy"), (ax_loss, "loss (binary cross-entropy)")):
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", lw=0.8, ls=":", label=f"kept (epoch {best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_confusion(confusion: list[list[int]], path: str | Path, title: str = "") -> Path:
+    """A 2x2 confusion matrix (rows: true hand, columns: predicted hand)."""
+    cm = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(2):
+        for j in range(2):
+            colour = "white" if cm[i, j] > cm.max() / 2 else "black"
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color=colour, fontsize=13)
+    ax.set_xticks([0, 1], CLASS_NAMES)
+    ax.set_yticks([0, 1], CLASS_NAMES)
+    ax.set_xlabel("predicted hand")
+    ax.set_ylabel("true hand")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
