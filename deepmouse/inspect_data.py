@@ -21,19 +21,14 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from deepmouse.recordings import CLASS_NAMES, DataError, Dataset, Recording, load_dataset
-from deepmouse.windows import (
-    WindowConfig,
-    active_mask,
-    cut,
-    fit_scale,
-    make_splits,
-    movement,
-    resample,
-)
+
+if TYPE_CHECKING:  # deepmouse.windows pulls in scikit-learn: imported when used, not at import
+    from deepmouse.windows import WindowConfig
 
 MAX_INTERVAL_TRACES = 8
 """At most this many recordings are drawn in ``intervals.png``."""
@@ -113,6 +108,9 @@ class InspectReport:
 
 def _windows(rec: Recording, config: WindowConfig) -> tuple[np.ndarray, np.ndarray]:
     """All steps ``(n_steps, 2)`` and non-overlapping windows ``(n, window, 2)`` of ``rec``."""
+    from deepmouse.windows import cut, movement, resample
+
+
     steps = movement(resample(rec, config.rate))
     return steps, cut(steps, config.window, config.window)
 
@@ -139,6 +137,7 @@ def inspect_dataset(
         DataError: no such folder, no recordings, or a bad recording file.
     """
     from deepmouse.record import interval_stats
+    from deepmouse.windows import WindowConfig, active_mask, fit_scale, make_splits
 
     config = config or WindowConfig()
     dataset = load_dataset(root, require_both=False)

@@ -283,7 +283,7 @@ class _Writer(threading.Thread):
         os.close(self.fd)
 
 
-class _Signals:
+class StopSignals:
     """While active (main thread only), SIGINT and SIGTERM set an event instead of killing."""
 
     def __init__(self, stop: threading.Event) -> None:
@@ -295,7 +295,7 @@ class _Signals:
         self.received = signal.Signals(signum).name
         self.stop.set()
 
-    def __enter__(self) -> _Signals:
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.saved[sig] = signal.signal(sig, self._handler)
@@ -358,7 +358,7 @@ def record(
     last_flush = 0.0
     stopped_by = "stop"
     try:
-        with _Signals(stop) as signals:
+        with StopSignals(stop) as signals:
             try:
                 for t, x, y in poll(position, rate, seconds, stop):
                     times.append(t)

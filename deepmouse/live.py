@@ -1,0 +1,408 @@
+"""Live prediction: which hand moves the pointer, updated every ``hop`` seconds.
+
+One streaming code path serves the live cursor and the replay of a recording:
+
+- :class:`StreamingPredictor` takes raw samples ``(t, x, y)`` one at a time, resamples them on
+  the fly onto the model's uniform grid (linear interpolation, exactly as
+  :func:`deepmouse.windows.resample` does for a whole recording), keeps the last
+  ``window + 1`` positions in a ring buffer, and every ``hop`` seconds turns them into one
+  movement window ``(1, window, 2)``. Idle windows (:func:`deepmouse.windows.active_mask` with the
+  model's idle threshold) are reported as idle and not guessed; active ones get
+  ``P(left)`` from ``model.predict_proba``, and the decision over all active windows so far comes
+  from :func:`deepmouse.evaluate.decision_probability` (mean log-odds), the function the
+  evaluation's decision-over-time accuracy uses.
+- :func:`live_samples` polls the real cursor at the model's rate (the recorder's
+  :func:`deepmouse.record.poll`); :func:`replay_samples` reads a recording and paces it in
+  real time, ``speed`` times faster, or as fast as possible (``speed=0``).
+- :func:`run_live` ties them to a Rich live display or to JSON lines (one object per update).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from deepmouse.recordings import CLASS_NAMES, DataError, read_recording
+
+if TYPE_CHECKING:  # deepmouse.windows pulls in scikit-learn: imported when used
+    from deepmouse.windows import WindowConfig
+
+
+class ProbaModel(Protocol):
+    """What the predictor needs from a model (e.g. :class:`deepmouse.modelfile.HandModel`)."""
+
+    window_config: WindowConfig
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Raw movement windows ``(n, window, 2)`` px → ``(n, 2)`` [P(right), P(left)]."""
+        ...
+
+
+@dataclass
+class Update:
+    """One update of the live prediction (every ``hop`` seconds once a window is full).
+
+    Attributes:
+        t: time of the window's last grid sample, seconds since the first sample.
+        idle: the current window does not move enough to be guessed.
+        p_left: P(left) of the current window (``None`` when idle).
+        decision: ``"left"`` or ``"right"`` over all active windows so far (``None`` before
+            the first active window).
+        p_decision: probability of the decided hand (the confidence, >= 0.5; 0.5 without
+            evidence).
+        p_left_total: the aggregated P(left) (mean log-odds of the active windows).
+        n_windows: active windows aggregated so far.
+        n_idle: idle windows skipped so far.
+        latency_ms: time spent computing this update (window, idle check, model, decision).
+    """
+
+    t: float
+    idle: bool
+    p_left: float | None
+    decision: str | None
+    p_decision: float
+    p_left_total: float
+    n_windows: int
+    n_idle: int
+    latency_ms: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class StreamingPredictor:
+    """Push raw samples ``(t, x, y)``; get an :class:`Update` every ``hop`` seconds.
+
+    The windows are exactly those of ``cut(movement(resample(rec, rate)), window, hop_steps)``
+    on the same samples, so the probabilities equal batch ``model.predict_proba`` on them.
+
+    Args:
+        model: anything with ``window_config`` and ``predict_proba`` (:class:`ProbaModel`).
+        hop: seconds between updates (rounded to whole grid steps, at least one).
+    """
+
+    def __init__(self, model: ProbaModel, hop: float = 0.5) -> None:
+        from deepmouse.evaluate import decision_probability
+        from deepmouse.windows import active_mask
+
+        if not (hop > 0 and math.isfinite(hop)):
+            raise DataError(f"hop must be a positive number of seconds, got {hop:g}")
+        self.model = model
+        self.config = model.window_config
+        self.rate = float(self.config.rate)
+        self.window = int(self.config.window)
+        self.hop_steps = max(1, int(round(hop * self.rate)))
+        self._decide = decision_probability
+        self._active = active_mask
+        size = self.window + 1
+        # each position is written twice (i and i + size) so the last `size` are contiguous
+        self._ring = np.zeros((2 * size, 2), dtype=np.float64)
+        self._size = size
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every sample and every window (start a new stream)."""
+        self._n_grid = 0
+        self._t0: float | None = None
+        self._prev: tuple[float, float, float] | None = None
+        self.p_left: list[float] = []
+        self.n_idle = 0
+
+    @property
+    def hop(self) -> float:
+        """Seconds between updates (after rounding to grid steps)."""
+        return self.hop_steps / self.rate
+
+    @property
+    def filled(self) -> float:
+        """Fraction of the first window collected so far (1.0 once updates flow)."""
+        return min(1.0, self._n_grid / self._size)
+
+    def push(self, t: float, x: float, y: float) -> list[Update]:
+        """Add one raw sample; return the updates it completes (usually none or one).
+
+        Samples must come in time order; one not later than the previous is ignored.
+        """
+        if self._prev is None:
+            self._t0 = t
+            self._prev = (t, x, y)
+            return self._grid(x, y)
+        tp, xp, yp = self._prev
+        if not t > tp:
+            return []
+        updates: list[Update] = []
+        step = 1.0 / self.rate
+        # grid point k sits at t0 + k * step, as in np.arange(t0, t_end + 1e-9, step)
+        while True:
+            g = self._t0 + self._n_grid * step
+            if g > t + 1e-9:
+                break
+            frac = (g - tp) / (t - tp)
+            if frac >= 1.0:
+                gx, gy = x, y
+            else:
+                gx, gy = xp + frac * (x - xp), yp + frac * (y - yp)
+            updates += self._grid(gx, gy)
+        self._prev = (t, x, y)
+        return updates
+
+    def push_many(self, samples: Iterable[tuple[float, float, float]]) -> list[Update]:
+        """Push samples in order; return every update."""
+        out: list[Update] = []
+        for t, x, y in samples:
+            out += self.push(t, x, y)
+        return out
+
+    def _grid(self, x: float, y: float) -> list[Update]:
+        i = self._n_grid % self._size
+        self._ring[i] = (x, y)
+        self._ring[i + self._size] = (x, y)
+        self._n_grid += 1
+        n = self._n_grid
+        if n < self._size or (n - self._size) % self.hop_steps:
+            return []
+        return [self._update()]
+
+    def current_window(self) -> np.ndarray:
+        """Movement of the last ``window`` steps, ``(1, window, 2)`` float32 px."""
+        start = self._n_grid % self._size
+        pos = self._ring[start:start + self._size]  # (window + 1, 2), oldest first
+        return np.diff(pos, axis=0).astype(np.float32)[None]
+
+    def _update(self) -> Update:
+        began = time.perf_counter()
+        X = self.current_window()
+        idle = not bool(self._active(X, self.config.idle_threshold)[0])
+        p: float | None = None
+        if idle:
+            self.n_idle += 1
+        else:
+            p = float(self.model.predict_proba(X)[0, 1])
+            self.p_left.append(p)
+        total = self._decide(np.asarray(self.p_left)) if self.p_left else 0.5
+        decision = None
+        if self.p_left:
+            decision = CLASS_NAMES[1] if total >= 0.5 else CLASS_NAMES[0]
+        return Update(
+            t=(self._n_grid - 1) / self.rate,
+            idle=idle,
+            p_left=p,
+            decision=decision,
+            p_decision=max(total, 1.0 - total),
+            p_left_total=total,
+            n_windows=len(self.p_left),
+            n_idle=self.n_idle,
+            latency_ms=(time.perf_counter() - began) * 1e3,
+        )
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def replay_samples(
+    path: str | os.PathLike,
+    speed: float = 1.0,
+    seconds: float | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[tuple[float, float, float]]:
+    """Samples ``(t, x, y)`` of a recording, paced ``speed`` times real time (0 = no pacing).
+
+    The file is read (and validated) at once; ``t`` starts at 0.
+
+    Raises:
+        DataError: unreadable recording or a negative speed.
+    """
+    if not (speed >= 0 and math.isfinite(speed)):
+        raise DataError(f"speed must be >= 0 (0 = as fast as possible), got {speed:g}")
+    rec = read_recording(path)
+
+    def paced() -> Iterator[tuple[float, float, float]]:
+        t0 = float(rec.t[0])
+        wall0 = time.perf_counter()
+        for t, (x, y) in zip(rec.t.tolist(), rec.xy.tolist(), strict=True):
+            rel = t - t0
+            if seconds is not None and rel > seconds + 1e-9:
+                return
+            if stop is not None and stop.is_set():
+                return
+            if speed > 0:
+                wait = wall0 + rel / speed - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            yield rel, x, y
+
+    return paced()
+
+
+def live_samples(
+    rate: float,
+    seconds: float | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[tuple[float, float, float]]:
+    """The real cursor polled at ``rate`` Hz: ``(t, x, y)`` samples.
+
+    Raises:
+        PointerError: no display or pointer reachable.
+    """
+    from deepmouse.record import pointer, poll
+
+    return poll(pointer(), rate, seconds, stop)
+
+
+def model_path(path: str | os.PathLike) -> Path:
+    """A model file, or the ``model.safetensors`` inside a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        inner = path / "model.safetensors"
+        if not inner.is_file():
+            raise DataError(f"{path}: a folder without model.safetensors (not a run folder)")
+        return inner
+    return path
+
+
+# --------------------------------------------------------------------------- front end
+
+
+def _render(update: Update | None, predictor: StreamingPredictor, source: str) -> object:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    cfg = predictor.config
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    if update is None:
+        grid.add_row("window", f"filling the first window: {predictor.filled:.0%} of "
+                     f"{cfg.seconds:g} s")
+    else:
+        if update.idle:
+            current = "[dim]idle (not moving enough: not guessed)[/]"
+        else:
+            p = update.p_left or 0.0
+            bar = "█" * int(round(p * 20))
+            current = f"P(left) {p:.2f}  [cyan]{bar:<20}[/]  P(right) {1 - p:.2f}"
+        grid.add_row("time", f"{update.t:.1f} s")
+        grid.add_row("window", current)
+        if update.decision is None:
+            grid.add_row("decision", "[dim]no active window yet[/]")
+        else:
+            colour = "green" if update.p_decision >= 0.8 else "yellow"
+            grid.add_row(
+                "decision",
+                f"[{colour}]{update.decision.upper()} hand[/], confidence "
+                f"{update.p_decision:.0%} over {update.n_windows} active window(s)",
+            )
+        grid.add_row("idle", f"{update.n_idle} window(s) skipped")
+        grid.add_row("latency", f"{update.latency_ms:.2f} ms per update")
+    title = (f"deepmouse live: {source} (window {cfg.seconds:g} s at {cfg.rate:g} Hz, "
+             f"update every {predictor.hop:g} s)")
+    return Panel(grid, title=title, title_align="left")
+
+
+def _one_thread() -> None:
+    """One intra-op thread: a single small window is fastest (and steadiest) on one core."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return
+    torch.set_num_threads(1)
+
+
+def run_live(
+    model: str | os.PathLike,
+    seconds: float | None = None,
+    replay: str | os.PathLike | None = None,
+    speed: float = 1.0,
+    hop: float = 0.5,
+    json_lines: bool = False,
+    out: IO[str] | None = None,
+) -> Update | None:
+    """Run the live prediction (cursor or ``replay`` file) until done; return the last update.
+
+    Args:
+        model: model file or run folder.
+        seconds: stop after this many seconds of samples (``None``: until Ctrl-C / SIGTERM,
+            or the end of the replayed file).
+        replay: recording to replay instead of the live cursor.
+        speed: replay speed (1 = real time, 0 = as fast as possible).
+        hop: seconds between updates.
+        json_lines: write one JSON object per update to ``out`` instead of the Rich display.
+        out: text stream for JSON lines (default ``sys.stdout``).
+
+    Raises:
+        DataError: bad model file (``ModelFileError``), bad recording, bad options, or no
+            pointer (``PointerError``).
+    """
+    from deepmouse.modelfile import load_model
+    from deepmouse.record import StopSignals
+
+    if seconds is not None and not seconds > 0:
+        raise DataError(f"seconds must be positive, got {seconds:g}")
+    if not (speed >= 0 and math.isfinite(speed)):
+        raise DataError(f"speed must be >= 0 (0 = as fast as possible), got {speed:g}")
+    hand_model = load_model(model_path(model))
+    _one_thread()
+    predictor = StreamingPredictor(hand_model, hop=hop)
+    stop = threading.Event()
+    if replay is not None:
+        samples = replay_samples(replay, speed=speed, seconds=seconds, stop=stop)
+        speed_text = "as fast as possible" if speed == 0 else f"x{speed:g}"
+        source = f"replay of {Path(replay).name} ({speed_text})"
+    else:
+        samples = live_samples(predictor.rate, seconds=seconds, stop=stop)
+        source = "cursor"
+    out = out or sys.stdout
+    last: Update | None = None
+    with StopSignals(stop):
+        if json_lines:
+            try:
+                for t, x, y in samples:
+                    for update in predictor.push(t, x, y):
+                        last = update
+                        out.write(json.dumps(update.to_dict()) + "\n")
+                        out.flush()
+            except KeyboardInterrupt:
+                pass
+            except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, out.fileno())  # no second error when Python flushes at exit
+                os.close(devnull)
+            return last
+
+        from rich.console import Console
+        from rich.live import Live
+
+        console = Console()
+        with Live(_render(None, predictor, source), console=console,
+                  refresh_per_second=8, transient=False) as display:
+            shown = 0.0
+            try:
+                for t, x, y in samples:
+                    updates = predictor.push(t, x, y)
+                    if updates:
+                        last = updates[-1]
+                        display.update(_render(last, predictor, source))
+                    elif last is None and t - shown >= 0.1:
+                        shown = t
+                        display.update(_render(None, predictor, source))
+            except KeyboardInterrupt:
+                pass
+        if last is None:
+            console.print(f"stopped before the first window was full "
+                          f"({predictor.config.seconds:g} s of samples needed)")
+        elif last.decision is None:
+            console.print("no active window: move the pointer to get a decision")
+        else:
+            console.print(f"decision: {last.decision} hand, confidence {last.p_decision:.0%} "
+                          f"over {last.n_windows} active window(s), {last.n_idle} idle")
+    return last
