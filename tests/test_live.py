@@ -1,0 +1,244 @@
+"""Live prediction: the streaming predictor equals batch evaluation; replay and the real cursor.
+
+The model is a small GRU trained for one epoch on synthetic data (seconds): these tests check
+the plumbing (same windows, same probabilities, valid output), not accuracy.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from xserver import XServer, require_x
+
+from deepmouse.classifier import HandClassifier
+from deepmouse.evaluate import decision_probability
+from deepmouse.live import StreamingPredictor, replay_samples, run_live
+from deepmouse.modelfile import load_model, save_model
+from deepmouse.recordings import DataError, Recording, read_recording, write_recording
+from deepmouse.synth import synthesize_dataset
+from deepmouse.windows import WindowConfig, active_mask, cut, make_splits, movement, resample
+
+KEYS = {"t", "idle", "p_left", "decision", "p_decision", "p_left_total", "n_windows", "n_idle",
+        "latency_ms"}
+WINDOW = 100  # 1 s at 100 Hz keeps the tests short
+
+
+def deepmouse(*args: str, env: dict | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deepmouse", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(model file, synthetic dataset folder)."""
+    from deepmouse.recordings import load_dataset
+
+    root = tmp_path_factory.mktemp("live")
+    data = synthesize_dataset(root / "data", minutes=1, seed=0)
+    config = WindowConfig(window=WINDOW, rate=100.0)
+    splits = make_splits(load_dataset(data), config)
+    clf = HandClassifier(model="gru", hidden=8, epochs=1, device="cpu", seed=0, threads=1)
+    clf.fit(splits.train.X, splits.train.y)
+    return save_model(root / "model.safetensors", clf, config), data
+
+
+def paused_jittery(rec: Recording, seed: int = 0) -> Recording:
+    """``rec`` with irregular timestamps and a 3-second pause inserted at 10 s (idle windows)."""
+    rng = np.random.default_rng(seed)
+    t = rec.t[rec.t < 20.0]
+    xy = rec.xy[: len(t)]
+    t = t + rng.uniform(-0.003, 0.003, len(t))  # jitter, still increasing (period 10 ms)
+    cut_at = int(np.searchsorted(t, 10.0))
+    pause_t = t[cut_at - 1] + np.arange(1, 301) * 0.01
+    t = np.concatenate([t[:cut_at], pause_t, t[cut_at:] + 3.0])
+    xy = np.concatenate([xy[:cut_at], np.repeat(xy[cut_at - 1 : cut_at], 300, axis=0),
+                         xy[cut_at:]])
+    return Recording(path=None, label=1, t=t, xy=xy)
+
+
+def test_streaming_equals_batch(tiny: tuple[Path, Path]) -> None:
+    model = load_model(tiny[0])
+    rec = paused_jittery(read_recording(tiny[1] / "left" / "session1.csv"))
+    predictor = StreamingPredictor(model, hop=0.25)
+    assert predictor.hop_steps == 25
+    updates = predictor.push_many(zip(rec.t, rec.xy[:, 0], rec.xy[:, 1], strict=True))
+
+    X = cut(movement(resample(rec, 100.0)), WINDOW, predictor.hop_steps)
+    active = active_mask(X, model.window_config.idle_threshold)
+    assert len(updates) == len(X) > 40
+    assert 0 < (~active).sum() < len(X), "the pause must make some (not all) windows idle"
+    assert [u.idle for u in updates] == (~active).tolist()
+    # window k ends at grid step WINDOW + k * hop
+    expected_t = (WINDOW + np.arange(len(X)) * predictor.hop_steps) / 100.0
+    np.testing.assert_allclose([u.t for u in updates], expected_t, atol=1e-9)
+
+    batch = model.predict_proba(X[active])[:, 1]
+    stream = np.array([u.p_left for u in updates if not u.idle])
+    np.testing.assert_allclose(stream, batch, atol=1e-5)
+    assert all(u.p_left is None for u in updates if u.idle)
+
+    last = updates[-1]
+    assert last.n_windows == int(active.sum())
+    assert last.n_idle == int((~active).sum())
+    assert last.p_left_total == pytest.approx(decision_probability(batch), abs=1e-6)
+    assert last.decision == ("left" if last.p_left_total >= 0.5 else "right")
+    assert last.p_decision == pytest.approx(max(last.p_left_total, 1 - last.p_left_total))
+    # the running decision after k active windows uses exactly the first k
+    k = 5
+    kth = [u for u in updates if not u.idle][k - 1]
+    assert kth.p_left_total == pytest.approx(decision_probability(batch[:k]), abs=1e-6)
+
+
+def test_streaming_before_first_window_and_reset(tiny: tuple[Path, Path]) -> None:
+    model = load_model(tiny[0])
+    predictor = StreamingPredictor(model, hop=0.5)
+    # WINDOW steps need WINDOW + 1 positions: 1 s of samples gives nothing yet
+    assert predictor.push_many((i / 100, float(i), 0.0) for i in range(WINDOW)) == []
+    assert predictor.filled < 1.0
+    (update,) = predictor.push(WINDOW / 100, float(WINDOW), 0.0)
+    assert update.t == pytest.approx(1.0)
+    # constant velocity along x only: y never moves, so the window is idle (both axes needed)
+    assert update.idle and update.decision is None and update.p_decision == 0.5
+    assert predictor.push(WINDOW / 100, 0.0, 0.0) == []  # not later in time: ignored
+    predictor.reset()
+    assert predictor.filled == 0.0 and predictor.p_left == [] and predictor.n_idle == 0
+
+
+def test_bad_hop_is_a_data_error(tiny: tuple[Path, Path]) -> None:
+    model = load_model(tiny[0])
+    with pytest.raises(DataError, match="hop"):
+        StreamingPredictor(model, hop=0)
+
+
+def test_replay_json_lines_matches_streaming(tiny: tuple[Path, Path]) -> None:
+    model_file, data = tiny
+    rec_file = data / "right" / "session1.csv"
+    out = io.StringIO()
+    last = run_live(model_file, replay=rec_file, speed=0, hop=0.5, json_lines=True,
+                    seconds=20, out=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines and set(lines[0]) == KEYS
+    assert last is not None and lines[-1]["n_windows"] == last.n_windows
+
+    rec = read_recording(rec_file)
+    keep = rec.t - rec.t[0] <= 20.0
+    predictor = StreamingPredictor(load_model(model_file), hop=0.5)
+    direct = predictor.push_many(zip(rec.t[keep], rec.xy[keep, 0], rec.xy[keep, 1], strict=True))
+    head = Recording(path=None, label=0, t=rec.t[keep], xy=rec.xy[keep])
+    n_windows = len(cut(movement(resample(head, 100.0)), WINDOW, 50))
+    assert len(lines) == len(direct) == n_windows >= 35  # ~ (20 s - 1 s window) / 0.5 s + 1
+    for line, update in zip(lines, direct, strict=True):
+        assert line["idle"] == update.idle
+        if update.idle:
+            assert line["p_left"] is None
+        else:
+            assert line["p_left"] == pytest.approx(update.p_left, abs=1e-6)
+            assert 0.0 <= line["p_left"] <= 1.0
+        assert 0.5 <= line["p_decision"] <= 1.0
+
+
+def test_replay_speed_paces_in_real_time(tiny: tuple[Path, Path]) -> None:
+    rec_file = tiny[1] / "left" / "session1.csv"
+    began = time.perf_counter()
+    samples = list(replay_samples(rec_file, speed=4.0, seconds=3.0))
+    elapsed = time.perf_counter() - began
+    assert samples[0][0] == 0.0 and samples[-1][0] <= 3.0
+    assert 0.7 <= elapsed <= 1.5, f"3 s at speed 4 should take 0.75 s, took {elapsed:.2f} s"
+    began = time.perf_counter()
+    assert len(list(replay_samples(rec_file, speed=0, seconds=3.0))) == len(samples)
+    assert time.perf_counter() - began < 0.3
+
+
+def test_replay_cli_and_errors(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    model_file, data = tiny
+    rec_file = data / "left" / "session1.csv"
+    res = deepmouse("live", str(model_file.parent / model_file.name), "--replay", str(rec_file),
+                    "--speed", "0", "--seconds", "6.5", "--hop", "1", "--json-lines")
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) == 6 and all(set(d) == KEYS for d in lines)
+    assert all(d["p_left"] is None or 0 <= d["p_left"] <= 1 for d in lines)
+
+
+    # a bad model on the command line: one line on stderr, exit 2, no traceback
+    bad_model = tmp_path / "bad.safetensors"
+    bad_model.write_bytes(b"not a model")
+    res = deepmouse("live", str(bad_model), "--replay", str(rec_file))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert res.stderr.startswith("error:") and "Traceback" not in res.stderr
+
+
+def test_replay_rich_display(tiny: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+    model_file, data = tiny
+    last = run_live(model_file, replay=data / "left" / "session1.csv", speed=0, seconds=4)
+    out = capsys.readouterr().out
+    assert last is not None and last.decision is not None
+    assert f"decision: {last.decision} hand, confidence {last.p_decision:.0%}" in out
+    assert "deepmouse live: replay of session1.csv" in out
+
+
+def test_live_errors_are_data_errors(tiny: tuple[Path, Path], tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    model_file, data = tiny
+    rec_file = data / "left" / "session1.csv"
+    partial = tmp_path / "partial.csv"
+    write_recording(partial, np.array([0.0]), np.array([[1.0, 2.0]]))
+    cases = [
+        (dict(model=tmp_path, replay=rec_file), "model.safetensors"),
+        (dict(model=model_file, replay=tmp_path / "missing.csv"), "no such recording"),
+        (dict(model=model_file, replay=partial), "truncated"),
+        (dict(model=model_file, replay=rec_file, speed=-1), "speed"),
+        (dict(model=model_file, replay=rec_file, hop=0), "hop"),
+        (dict(model=model_file, replay=rec_file, seconds=0), "seconds"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(DataError, match=message):
+            run_live(json_lines=True, out=io.StringIO(), **kwargs)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(DataError, match="DISPLAY"):
+        run_live(model_file, seconds=1, json_lines=True, out=io.StringIO())
+
+
+@pytest.mark.x11
+def test_live_on_a_real_x_server(tiny: tuple[Path, Path]) -> None:
+    require_x()
+    with XServer() as x:
+        # a continuous wiggly path, 10 ms per point, longer than the test (the live process
+        # needs a few seconds to start): stopped when live is done
+        s = np.arange(4000) / 100.0
+        points = [(int(700 + 400 * np.sin(1.3 * t)), int(400 + 250 * np.sin(2.1 * t + 0.4)))
+                  for t in s]
+        mover = x.start_path(points, hold=0.01)
+        try:
+            res = deepmouse("live", str(tiny[0]), "--seconds", "4", "--hop", "0.25",
+                            "--json-lines", env=x.env())
+        finally:
+            mover.kill()
+            mover.wait()
+        assert res.returncode == 0, res.stderr
+        lines = [json.loads(line) for line in res.stdout.splitlines()]
+        # 4 s of samples, first window after 1 s, then every 0.25 s
+        assert 10 <= len(lines) <= 13, len(lines)
+        assert all(set(d) == KEYS for d in lines)
+        active = [d for d in lines if not d["idle"]]
+        assert active, "the pointer moved: some windows must be active"
+        assert all(0.0 <= d["p_left"] <= 1.0 for d in active)
+        assert lines[-1]["n_windows"] == len(active)
+        assert lines[-1]["decision"] in ("left", "right")
+
+        # the pointer now stands still: every window is idle and nothing is guessed
+        res = deepmouse("live", str(tiny[0]), "--seconds", "2", "--hop", "0.5",
+                        "--json-lines", env=x.env())
+        assert res.returncode == 0, res.stderr
+        lines = [json.loads(line) for line in res.stdout.splitlines()]
+        assert lines and all(d["idle"] and d["p_left"] is None for d in lines)
+        assert lines[-1]["decision"] is None and lines[-1]["n_windows"] == 0
