@@ -155,6 +155,14 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         names = {f.name for f in fields(TrainConfig)}
         return TrainConfig(**{n: getattr(self, n) for n in names})
 
+    def check_params(self) -> None:
+        """Raise ValueError for an unknown family or bad architecture/training parameters."""
+        if self.model not in FAMILIES:
+            raise ValueError(f"unknown model {self.model!r} (expected {', '.join(FAMILIES)})")
+        if self.model != "svm":
+            self.model_config()
+        self.train_config()
+
     # -- estimator contract ---------------------------------------------------------------
     def fit(
         self,
@@ -165,8 +173,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         on_epoch=None,
     ) -> HandClassifier:
         """Learn ``scale_`` from ``X`` and train; ``X_dev``/``y_dev`` pick the best epoch."""
-        if self.model not in FAMILIES:
-            raise ValueError(f"unknown model {self.model!r} (expected {', '.join(FAMILIES)})")
+        self.check_params()
         X, y = check_windows(X, y)
         scale = X.reshape(-1, 2).std(axis=0).astype(np.float64)
         self.scale_ = np.where(scale > 1e-6, scale, 1.0)

@@ -105,10 +105,7 @@ def prepare_run(config: RunConfig) -> PreparedRun:
         DataError: bad dataset (see :mod:`deepmouse.recordings`, :mod:`deepmouse.windows`).
         ValueError: bad parameters.
     """
-    clf = config.classifier()
-    if clf.model != "svm":
-        clf.model_config()
-    clf.train_config()
+    config.classifier().check_params()
     dataset = load_dataset(config.dataset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
