@@ -153,11 +153,27 @@ def pointer() -> Position:
     if x is None or y is None:
         raise PointerError("cannot read the pointer position: the backend returned no position")
 
-    def position() -> tuple[float, float]:
-        px, py = controller.position
+    return _Pointer(controller)
+
+
+class _Pointer:
+    """The real pointer through a pynput controller; ``close()`` releases its display."""
+
+    def __init__(self, controller: object) -> None:
+        self.controller = controller
+
+    def __call__(self) -> tuple[float, float]:
+        px, py = self.controller.position  # type: ignore[attr-defined]
         return float(px), float(py)
 
-    return position
+    def close(self) -> None:
+        display = getattr(self.controller, "_display", None)  # Xlib only
+        if display is not None:
+            try:
+                display.close()
+            except Exception:  # already gone with its server
+                pass
+            del self.controller._display  # type: ignore[attr-defined]  # pynput's __del__ checks
 
 
 def poll(
@@ -346,6 +362,7 @@ def record(
     if dataset.exists() and not dataset.is_dir():
         raise DataError(f"{dataset}: not a folder")
     _read_info(dataset)  # fail early on a broken dataset.json
+    own_pointer = position is None
     position = position or pointer()
 
     path = new_recording_path(dataset, hand)
@@ -384,6 +401,8 @@ def record(
         if pending:
             writer.chunks.put("".join(pending).encode())
         writer.close()
+        if own_pointer:
+            position.close()  # type: ignore[attr-defined]
     if writer.error is not None:
         raise DataError(f"{path}: cannot write: {writer.error.strerror}")
     update_dataset_info(dataset, path, device, rate)

@@ -91,11 +91,18 @@ def test_record_captures_the_scripted_path_at_the_rate(xserver: XServer, tmp_pat
     runs = np.diff(np.flatnonzero(np.r_[True, np.any(np.diff(rec.xy, axis=0) != 0, axis=1)]))
     assert np.median(runs) >= 10
 
-    # rate: about 100 Hz, 4 s
+    # rate: 100 Hz on schedule, for 4 s
     assert summary["samples"] == rec.n_samples
-    assert abs(summary["achieved_rate"] - 100.0) <= 3.0, summary
-    assert rec.t[-1] == pytest.approx(4.0, abs=0.02)
-    assert np.median(np.diff(rec.t)) == pytest.approx(0.01, abs=0.0005)
+    dt = np.diff(rec.t)
+    assert np.median(dt) == pytest.approx(0.01, abs=0.0005)
+    assert rec.t[-1] == pytest.approx(4.0, abs=0.02)  # no drift
+    slots = np.floor((rec.t + 1e-6) / 0.01)
+    assert np.all(np.diff(slots) >= 1), "one sample per 10 ms slot: no catch-up bursts"
+    # a missed deadline is skipped (a delay spike), so the achieved rate is at most 100 Hz
+    # and drops only by the deadlines the OS made us miss: within 3% on a machine with
+    # spare cores, within 10% on one whose load exceeds its cores (others' jobs running)
+    tolerance = 3.0 if os.getloadavg()[0] < (os.cpu_count() or 1) else 10.0
+    assert 100.0 - tolerance <= summary["achieved_rate"] <= 100.5, summary
     stats = interval_stats(rec.t, 100.0)
     assert stats["spikes"] == summary["spikes"]
     assert summary["stopped_by"] == "seconds"
@@ -248,7 +255,8 @@ def test_poll_keeps_the_schedule_without_drift() -> None:
     t = np.array([s[0] for s in samples])
     assert t[0] == pytest.approx(0.0, abs=1e-3)
     assert np.all(np.diff(t) > 0)
-    assert 190 <= len(t) <= 201
+    assert len(t) <= 201
+    assert len(t) >= (190 if os.getloadavg()[0] < (os.cpu_count() or 1) else 150)
     # sample k is due at k / rate: the median lag stays small (no accumulated drift)
     k = np.round(t * 200.0)
     assert np.median(t - k / 200.0) < 0.002
