@@ -296,7 +296,10 @@ def _draw(
     for ax in axes:
         ax.set_yscale("log")
         ax.set_xlabel("step amplitude (last bin: above the 99.5th percentile)")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no steps", ha="center", va="center", transform=ax.transAxes)
     axes[0].set_ylabel("steps")
     scale_note = ("scale from the train split" if report.split_note is None
                   else "scale from all active windows (no splits)")
