@@ -72,7 +72,7 @@ class RecordSummary:
             the intervals between consecutive samples, in milliseconds.
         spikes: intervals longer than twice the period (delay spikes).
         stopped_by: why the recording ended (``seconds``, ``SIGINT``, ``SIGTERM``, ``stop``,
-            ``pointer lost: ...``).
+            ``lost the pointer after ...``).
     """
 
     path: Path
@@ -188,7 +188,10 @@ def poll(
     ``t`` is seconds since the first sample (taken just before reading the position). Sample
     ``k`` is due at ``start + k / rate``; deadlines missed by more than a period are skipped, so
     the schedule never drifts and never bursts. Stops after ``seconds`` (if given) or when
-    ``stop`` is set. Exceptions from ``position`` propagate.
+    ``stop`` is set.
+
+    Raises:
+        PointerError: ``position`` failed (e.g. the X server went away).
     """
     if not 0 < rate <= MAX_RATE:
         raise DataError(f"rate must be in (0, {MAX_RATE:g}] Hz, got {rate:g}")
@@ -206,7 +209,11 @@ def poll(
         t = now - start
         if seconds is not None and t > seconds + 1e-9:
             return
-        x, y = position()
+        try:
+            x, y = position()
+        except Exception as exc:  # the display went away (Xlib ConnectionClosedError, ...)
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise PointerError(f"lost the pointer after {t:.2f} s: {detail}") from None
         yield t, x, y
         # next deadline strictly in the future (skip missed ones, no catch-up burst)
         k = max(k + 1, math.floor((clock() - start) / period) + 1)
@@ -392,9 +399,8 @@ def record(
                     stopped_by = "seconds" if not stop.is_set() else "stop"
             except KeyboardInterrupt:
                 signals.received = "SIGINT"
-            except Exception as exc:  # the display went away mid-recording
-                detail = " ".join(str(exc).split()) or type(exc).__name__
-                stopped_by = f"pointer lost: {detail}"
+            except PointerError as exc:  # the display went away: keep what was recorded
+                stopped_by = str(exc)
             if signals.received:
                 stopped_by = signals.received
     finally:

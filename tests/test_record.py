@@ -260,3 +260,19 @@ def test_poll_keeps_the_schedule_without_drift() -> None:
     # sample k is due at k / rate: the median lag stays small (no accumulated drift)
     k = np.round(t * 200.0)
     assert np.median(t - k / 200.0) < 0.002
+
+
+@pytest.mark.x11
+def test_x_server_going_away_keeps_the_recording(tmp_path: Path) -> None:
+    require_x()
+    with XServer() as x:
+        proc = deepmouse("record", str(tmp_path), "--hand", "left", env=x.env())
+        path = wait_for_samples(tmp_path / "left", 60)
+        x.stop()
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "lost the pointer" in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = read_recording(path)
+    assert rec.n_samples >= 59
