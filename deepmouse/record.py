@@ -23,6 +23,7 @@ the command line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -437,6 +438,34 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+@contextlib.contextmanager
+def _progress(
+    console: object, seconds: float | None, enabled: bool
+) -> Iterator[Callable[[float, float, float], None] | None]:
+    """A transient Rich progress line (elapsed time, samples) on a terminal; else nothing.
+
+    Yields the ``on_sample`` callback for :func:`record`: it only updates a counter; Rich redraws
+    twice a second from its own thread.
+    """
+    if not enabled or not getattr(console, "is_terminal", False):
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("recording"), TimeElapsedColumn(), TextColumn("{task.fields[n]} samples")]
+    if seconds:
+        columns.insert(1, BarColumn())
+    with Progress(*columns, console=console, transient=True, refresh_per_second=2) as progress:
+        task_id = progress.add_task("record", total=seconds, n=0)
+        task = next(t for t in progress.tasks if t.id == task_id)
+
+        def on_sample(t: float, x: float, y: float) -> None:
+            task.fields["n"] += 1  # plain attribute writes: no lock, no redraw here
+            task.completed = t
+
+        yield on_sample
+
+
 def _help(doc: str | None) -> str:
     """A docstring as Typer help: lines of a paragraph joined, paragraphs kept."""
     paragraphs = (doc or "").strip().split("\n\n")
@@ -478,8 +507,9 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             if not json_out:
                 limit = f"for {seconds:g} s" if seconds else "until Ctrl-C"
                 err.print(f"recording the {hand} hand at {rate:g} Hz {limit}...")
-            summary = record(dataset, hand, seconds=seconds, rate=rate, device=device,
-                             position=position)
+            with _progress(err, seconds, enabled=not json_out) as on_sample:
+                summary = record(dataset, hand, seconds=seconds, rate=rate, device=device,
+                                 position=position, on_sample=on_sample)
         except DataError as exc:
             raise _fail(str(exc)) from None
         if json_out:
@@ -487,6 +517,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         else:
             for line in summary.lines():
                 print(line)
+            if summary.samples < 2:
+                err.print("[yellow]warning:[/] fewer than 2 samples: the file will not load")
 
     def live_command(
         model: Annotated[Path, typer.Argument(
