@@ -382,7 +382,7 @@ def run_live(
         from rich.console import Console
         from rich.live import Live
 
-        console = Console()
+        console = Console(highlight=False)
         with Live(_render(None, predictor, source), console=console,
                   refresh_per_second=8, transient=False) as display:
             shown = 0.0
