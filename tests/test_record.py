@@ -276,3 +276,21 @@ def test_x_server_going_away_keeps_the_recording(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         rec = read_recording(path)
     assert rec.n_samples >= 59
+
+
+def test_commands_are_registered() -> None:
+    def help_of(*args: str) -> str:
+        res = subprocess.run([sys.executable, "-m", "deepmouse", *args, "--help"],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    top = help_of()
+    assert "record" in top and "live" in top
+    assert "inspect" in help_of("data")
+    rec = help_of("record")
+    assert all(opt in rec for opt in ("--hand", "--seconds", "--rate", "--device", "--json"))
+    live = help_of("live")
+    assert all(opt in live for opt in ("--seconds", "--replay", "--speed", "--hop",
+                                       "--json-lines"))
+    assert "--out" in help_of("data", "inspect")
