@@ -251,12 +251,22 @@ def live_samples(
 ) -> Iterator[tuple[float, float, float]]:
     """The real cursor polled at ``rate`` Hz: ``(t, x, y)`` samples.
 
+    The pointer is checked at once; its display connection is closed when the iteration ends.
+
     Raises:
-        PointerError: no display or pointer reachable.
+        PointerError: no display or pointer reachable (at once), or lost while polling.
     """
     from deepmouse.record import pointer, poll
 
-    return poll(pointer(), rate, seconds, stop)
+    position = pointer()
+
+    def polled() -> Iterator[tuple[float, float, float]]:
+        try:
+            yield from poll(position, rate, seconds, stop)
+        finally:
+            position.close()
+
+    return polled()
 
 
 def model_path(path: str | os.PathLike) -> Path:

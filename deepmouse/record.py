@@ -202,14 +202,14 @@ def poll(
     while True:
         if stop is not None and stop.is_set():
             return
+        if seconds is not None and k * period > seconds + 1e-9:
+            return  # the sample due at `seconds` itself is taken: 0 .. seconds inclusive
         deadline = start + k * period
         now = clock()
         if deadline > now:
             time.sleep(deadline - now)
             now = clock()
         t = now - start
-        if seconds is not None and t > seconds + 1e-9:
-            return
         try:
             x, y = position()
         except Exception as exc:  # the display went away (Xlib ConnectionClosedError, ...)
