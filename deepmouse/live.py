@@ -115,8 +115,14 @@ class StreamingPredictor:
         self._n_grid = 0
         self._t0: float | None = None
         self._prev: tuple[float, float, float] | None = None
-        self.p_left: list[float] = []
+        self._p = np.zeros(256, dtype=np.float64)  # P(left) of active windows, grows x2
+        self._n_active = 0
         self.n_idle = 0
+
+    @property
+    def p_left(self) -> np.ndarray:
+        """P(left) of every active window so far, in order, ``(n_active,)`` (a view)."""
+        return self._p[: self._n_active]
 
     @property
     def hop(self) -> float:
@@ -188,10 +194,14 @@ class StreamingPredictor:
             self.n_idle += 1
         else:
             p = float(self.model.predict_proba(X)[0, 1])
-            self.p_left.append(p)
-        total = self._decide(np.asarray(self.p_left)) if self.p_left else 0.5
+            if self._n_active == len(self._p):
+                self._p = np.concatenate([self._p, np.zeros_like(self._p)])
+            self._p[self._n_active] = p
+            self._n_active += 1
+        n = self._n_active
+        total = self._decide(self._p[:n]) if n else 0.5
         decision = None
-        if self.p_left:
+        if n:
             decision = CLASS_NAMES[1] if total >= 0.5 else CLASS_NAMES[0]
         return Update(
             t=(self._n_grid - 1) / self.rate,
@@ -200,7 +210,7 @@ class StreamingPredictor:
             decision=decision,
             p_decision=max(total, 1.0 - total),
             p_left_total=total,
-            n_windows=len(self.p_left),
+            n_windows=n,
             n_idle=self.n_idle,
             latency_ms=(time.perf_counter() - began) * 1e3,
         )

@@ -97,6 +97,23 @@ def test_streaming_equals_batch(tiny: tuple[Path, Path]) -> None:
     assert kth.p_left_total == pytest.approx(decision_probability(batch[:k]), abs=1e-6)
 
 
+def test_streaming_every_step_over_a_whole_recording(tiny: tuple[Path, Path]) -> None:
+    """hop = one grid step: thousands of updates (the probability buffer grows), same as batch."""
+    model = load_model(tiny[0])
+    full = read_recording(tiny[1] / "right" / "session1.csv")
+    head = full.t < 8.0
+    rec = Recording(path=None, label=0, t=full.t[head], xy=full.xy[head])
+    predictor = StreamingPredictor(model, hop=0.01)
+    assert predictor.hop_steps == 1
+    updates = predictor.push_many(zip(rec.t, rec.xy[:, 0], rec.xy[:, 1], strict=True))
+    X = cut(movement(resample(rec, 100.0)), WINDOW, 1)
+    active = active_mask(X, model.window_config.idle_threshold)
+    assert len(updates) == len(X) > 600 and active.sum() > 256
+    np.testing.assert_allclose(predictor.p_left, model.predict_proba(X[active])[:, 1], atol=1e-5)
+    assert updates[-1].n_windows == active.sum()
+    assert updates[-1].p_left_total == pytest.approx(decision_probability(predictor.p_left))
+
+
 def test_streaming_before_first_window_and_reset(tiny: tuple[Path, Path]) -> None:
     model = load_model(tiny[0])
     predictor = StreamingPredictor(model, hop=0.5)
@@ -109,7 +126,7 @@ def test_streaming_before_first_window_and_reset(tiny: tuple[Path, Path]) -> Non
     assert update.idle and update.decision is None and update.p_decision == 0.5
     assert predictor.push(WINDOW / 100, 0.0, 0.0) == []  # not later in time: ignored
     predictor.reset()
-    assert predictor.filled == 0.0 and predictor.p_left == [] and predictor.n_idle == 0
+    assert predictor.filled == 0.0 and len(predictor.p_left) == 0 and predictor.n_idle == 0
 
 
 def test_bad_hop_is_a_data_error(tiny: tuple[Path, Path]) -> None:
