@@ -112,3 +112,17 @@ def test_cli_json_and_error(synth: Path, tmp_path: Path) -> None:
     )
     assert res.returncode == 2
     assert res.stderr.startswith("error:") and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_real_deepmouse_touchpad_data(shared_data: Path, tmp_path: Path) -> None:
+    """The real DeepMouse files: headerless, 10 minutes a hand, mostly active."""
+    report = inspect_dataset(shared_data / "touchpad", out=tmp_path)
+    right, left = report.classes
+    assert right.recordings == left.recordings == 1
+    assert right.minutes == pytest.approx(10.0, abs=0.1)
+    assert left.minutes == pytest.approx(10.0, abs=0.1)
+    assert report.untimed == 2 and report.timing == []
+    assert 0.5 < right.active_fraction < 1.0 and 0.5 < left.active_fraction < 1.0
+    assert all(n > 0 for c in report.classes for n in c.split_windows.values())
+    assert len(report.figures) == 3
