@@ -237,6 +237,109 @@ def evaluate(
     console.print(f"confusion (rows true right/left, columns predicted right/left): {cm}")
 
 
+# --- search ---------------------------------------------------------------------------------
+@app.command()
+@user_errors
+def sweep(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder with left/ and right/.")],
+    grid: Annotated[
+        list[str],
+        typer.Option(help="NAME=V1,V2,... e.g. --grid lr=1e-2,1e-3 --grid batch_size=16,32."),
+    ],
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds to average over.")] = "0,1,2",
+    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    window: Annotated[int, typer.Option(help="Window length in samples.")] = 200,
+    split: Annotated[str, typer.Option(help="chrono, session or random.")] = "chrono",
+    out: Annotated[Path, typer.Option(help="Folder for sweep.csv/json/png.")] = Path("runs/sweep"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Grid sweep averaged over seeds, scored on dev (resumes an interrupted sweep)."""
+    from rich.progress import Progress
+
+    from deepmouse.pipeline import RunConfig, prepare_run
+    from deepmouse.search import parse_grid
+    from deepmouse.search import sweep as run_sweep
+
+    parsed = parse_grid(grid)
+    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    params = {k: v for k, v in {"model": model, "epochs": epochs}.items() if v is not None}
+    config = prepare_run(RunConfig(dataset=str(dataset), window=window, split=split, params=params))
+    n = len(seed_list)
+    for values in parsed.values():
+        n *= len(values)
+    with Progress(console=err_console, disable=as_json) as progress:
+        task = progress.add_task("sweep", total=n)
+        summary = run_sweep(config, parsed, seed_list, out,
+                            on_trial=lambda row: progress.advance(task))
+    if as_json:
+        print(json.dumps(summary))
+        return
+    table = Table(title=f"sweep on dev ({split} split), mean ± std over seeds")
+    for column in ("params", "dev accuracy", "dev loss", "seeds"):
+        table.add_column(column)
+    for row in summary:
+        table.add_row(json.dumps(row["params"]),
+                      f"{row['dev_accuracy_mean']:.3f} ± {row['dev_accuracy_std']:.3f}",
+                      f"{row['dev_loss_mean']:.3f}", str(row["n_seeds"]))
+    console.print(table)
+    console.print(f"results: [bold]{out}[/] (sweep.csv, sweep_history.csv, sweep.png)")
+
+
+@app.command()
+@user_errors
+def tune(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder with left/ and right/.")],
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "conv-gru",
+    trials: Annotated[int, typer.Option(help="Trials this worker adds to the study.")] = 20,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs per trial.")] = None,
+    window: Annotated[int, typer.Option(help="Window length in samples.")] = 200,
+    split: Annotated[str, typer.Option(help="chrono, session or random.")] = "chrono",
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL (default sqlite in --out; postgresql://... "
+                          "to search with many workers)."),
+    ] = None,
+    study: Annotated[str, typer.Option(help="Study name (same name + storage continues).")] = (
+        "deepmouse"
+    ),
+    seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for tune.json (and the SQLite file).")] = Path(
+        "runs/tune"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Bayesian optimisation (Optuna TPE) of the model's size, learning rate and dropout on dev."""
+    from rich.progress import Progress
+
+    from deepmouse.pipeline import RunConfig, prepare_run
+    from deepmouse.search import default_storage, open_study
+    from deepmouse.search import tune as run_tune
+
+    params = {k: v for k, v in {"model": model, "epochs": epochs}.items() if v is not None}
+    config = RunConfig(dataset=str(dataset), window=window, split=split, seed=seed, params=params)
+    if trials < 1:
+        raise ValueError(f"--trials must be >= 1, got {trials}")
+    prepared = prepare_run(config)
+    storage = storage or default_storage(out)
+    out.mkdir(parents=True, exist_ok=True)
+    opened = open_study(storage, study, seed)
+    with Progress(console=err_console, disable=as_json) as progress:
+        task = progress.add_task("tune", total=trials)
+        result = run_tune(prepared, trials, out, storage=storage, study=opened,
+                          on_trial=lambda row: progress.advance(task))
+    if as_json:
+        print(json.dumps(result))
+        return
+    console.print(f"best dev accuracy {result['best_dev_accuracy']:.3f} after "
+                  f"{result['n_trials']} trials in study '{study}' ({result['storage']})")
+    console.print("best parameters: " + json.dumps(result["best_params"]))
+    flags = " ".join(f"--{k.replace('_', '-')} {v:.4g}" if isinstance(v, float)
+                     else f"--{k.replace('_', '-')} {v}" for k, v in result["best_params"].items()
+                     if k in ("hidden", "lr", "dropout", "conv_layers"))
+    console.print(f"train it: deepmouse train {dataset} --model {model} {flags}")
+
+
 # --- demo -----------------------------------------------------------------------------------
 @app.command()
 @user_errors

@@ -1,0 +1,52 @@
+"""Sweeps and Optuna tuning, on tiny models and synthetic data; dev split only."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+from conftest import TINY
+
+from deepmouse.pipeline import RunConfig
+from deepmouse.search import parse_grid, sweep, tune
+
+
+def test_parse_grid():
+    assert parse_grid(["lr=1e-3,0.01", "batch-size=16,32", "model=gru"]) == {
+        "lr": [0.001, 0.01], "batch_size": [16, 32], "model": ["gru"]}
+    with pytest.raises(ValueError, match="NAME=V1,V2"):
+        parse_grid(["lr"])
+
+
+def test_sweep_averages_seeds_and_resumes(synth_dataset, tmp_path):
+    config = RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1})
+    seen = []
+    summary = sweep(config, {"lr": [1e-2, 1e-3]}, [0, 1], tmp_path, on_trial=seen.append)
+    assert len(seen) == 4
+    assert {json.dumps(s["params"]) for s in summary} == {'{"lr": 0.01}', '{"lr": 0.001}'}
+    assert all(s["n_seeds"] == 2 for s in summary)
+    assert summary[0]["dev_accuracy_mean"] >= summary[1]["dev_accuracy_mean"]
+    for name in ("sweep.csv", "sweep_history.csv", "sweep.json", "sweep.png"):
+        assert (tmp_path / name).is_file()
+    # interrupted and re-run: only the missing trial (a new seed) is trained
+    seen.clear()
+    summary = sweep(config, {"lr": [1e-2, 1e-3]}, [0, 1, 2], tmp_path, on_trial=seen.append)
+    assert len(seen) == 2 and all(s["n_seeds"] == 3 for s in summary)
+
+
+def test_sweep_refuses_unknown_parameters(synth_dataset, tmp_path):
+    with pytest.raises(ValueError, match="unknown parameter"):
+        sweep(RunConfig(dataset=str(synth_dataset)), {"nope": [1]}, [0], tmp_path)
+
+
+def test_tune_stores_the_study_and_continues_it(synth_dataset, tmp_path):
+    config = RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1})
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = tune(config, 2, tmp_path, storage=storage, study_name="s")
+    assert first["n_trials"] == 2 and set(first["best_params"]) >= {"hidden", "lr", "dropout"}
+    second = tune(config, 1, tmp_path, storage=storage, study_name="s")
+    assert second["n_trials"] == 3
+    study = optuna.load_study(study_name="s", storage=storage)
+    assert all(0 <= t.value <= 1 for t in study.trials)
+    assert json.loads((tmp_path / "tune.json").read_text())["n_trials"] == 3
