@@ -340,6 +340,20 @@ def tune(
     console.print(f"train it: deepmouse train {dataset} --model {model} {flags}")
 
 
+@app.command()
+@user_errors
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders written by deepmouse train.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
+    title: Annotated[str, typer.Option(help="Page title.")] = "deepmouse report",
+) -> None:
+    """One self-contained HTML page comparing run folders (curves, confusion, metrics)."""
+    from deepmouse.report import build_report
+
+    path = build_report(runs, out, title)
+    console.print(f"report: [bold]{path}[/]")
+
+
 # --- demo -----------------------------------------------------------------------------------
 @app.command()
 @user_errors
