@@ -330,6 +330,33 @@ class StopSignals:
             signal.signal(sig, old)  # type: ignore[arg-type]
 
 
+def check_arguments(
+    dataset: str | os.PathLike,
+    hand: str,
+    seconds: float | None = None,
+    rate: float = 100.0,
+    device: str | None = None,
+) -> Path:
+    """Validate :func:`record`'s arguments (and ``dataset.json``) before touching the pointer.
+
+    Raises:
+        DataError: the first problem found, in one line.
+    """
+    if hand not in CLASS_NAMES:
+        raise DataError(f"hand must be one of {', '.join(CLASS_NAMES)}, got {hand!r}")
+    if device is not None and device not in DEVICES:
+        raise DataError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if not (0 < rate <= MAX_RATE):
+        raise DataError(f"rate must be in (0, {MAX_RATE:g}] Hz, got {rate:g}")
+    if seconds is not None and not seconds > 0:
+        raise DataError(f"seconds must be positive, got {seconds:g}")
+    dataset = Path(dataset)
+    if dataset.exists() and not dataset.is_dir():
+        raise DataError(f"{dataset}: not a folder")
+    _read_info(dataset)  # fail early on a broken dataset.json
+    return dataset
+
+
 def record(
     dataset: str | os.PathLike,
     hand: str,
@@ -358,18 +385,7 @@ def record(
         PointerError: no display or pointer reachable (checked before any file is created).
         DataError: bad arguments or an unreadable ``dataset.json``.
     """
-    if hand not in CLASS_NAMES:
-        raise DataError(f"hand must be one of {', '.join(CLASS_NAMES)}, got {hand!r}")
-    if device is not None and device not in DEVICES:
-        raise DataError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if not 0 < rate <= MAX_RATE:
-        raise DataError(f"rate must be in (0, {MAX_RATE:g}] Hz, got {rate:g}")
-    if seconds is not None and seconds <= 0:
-        raise DataError(f"seconds must be positive, got {seconds:g}")
-    dataset = Path(dataset)
-    if dataset.exists() and not dataset.is_dir():
-        raise DataError(f"{dataset}: not a folder")
-    _read_info(dataset)  # fail early on a broken dataset.json
+    dataset = check_arguments(dataset, hand, seconds, rate, device)
     own_pointer = position is None
     position = position or pointer()
 
@@ -503,6 +519,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
 
         err = Console(stderr=True, highlight=False)
         try:
+            check_arguments(dataset, hand, seconds, rate, device)
             position = pointer()
             if not json_out:
                 limit = f"for {seconds:g} s" if seconds else "until Ctrl-C"

@@ -186,6 +186,10 @@ def test_no_display_is_one_clear_error(tmp_path: Path) -> None:
     assert err.startswith("error:") and "DISPLAY" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "ds").exists(), "no file before the pointer is known to work"
+    # bad arguments are reported first, before looking for a display
+    proc = deepmouse("record", str(tmp_path / "ds"), "--hand", "both", env=env)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "hand must be one of right, left" in err
 
 
 def test_unreachable_display_is_one_clear_error(tmp_path: Path) -> None:
