@@ -171,8 +171,13 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         X_dev: np.ndarray | None = None,
         y_dev: np.ndarray | None = None,
         on_epoch=None,
+        checkpoint=None,
     ) -> HandClassifier:
-        """Learn ``scale_`` from ``X`` and train; ``X_dev``/``y_dev`` pick the best epoch."""
+        """Learn ``scale_`` from ``X`` and train; ``X_dev``/``y_dev`` pick the best epoch.
+
+        ``on_epoch`` is called with each epoch's history row; ``checkpoint`` (a path) makes a
+        torch model's training resumable (see :func:`deepmouse.train.train_model`).
+        """
         self.check_params()
         X, y = check_windows(X, y)
         scale = X.reshape(-1, 2).std(axis=0).astype(np.float64)
@@ -194,7 +199,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         torch.manual_seed(self.seed)
         self.net_ = build_model(self.model_config())
         result: TrainResult = train_model(
-            self.net_, self.train_config(), Xn, y, X_dev, y_dev, on_epoch=on_epoch
+            self.net_, self.train_config(), Xn, y, X_dev, y_dev, on_epoch, checkpoint
         )
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         self.device_ = resolve_device(self.device)

@@ -138,6 +138,9 @@ def train(
     idle_threshold: Annotated[
         float, typer.Option(help="Per-axis std (px) below which a window is idle.")
     ] = 0.1,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run from its checkpoint in --out.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Train a model and write its run folder (model, history, metrics, plots)."""
@@ -153,14 +156,14 @@ def train(
         seed=seed, idle_threshold=idle_threshold,
         params={k: v for k, v in options.items() if v is not None},
     )
-    result = run_with_progress(config, quiet=as_json)
+    result = run_with_progress(config, quiet=as_json, resume=resume)
     if as_json:
         print(json.dumps(result.metrics))
         return
     show_run(result)
 
 
-def run_with_progress(config, quiet: bool = False):
+def run_with_progress(config, quiet: bool = False, resume: bool = False):
     """Run :func:`train_run` under a Rich progress bar (epoch, loss, dev accuracy)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -184,7 +187,7 @@ def run_with_progress(config, quiet: bool = False):
                           f"dev acc {row['dev_accuracy']:.3f}")
                 progress.update(task, completed=row["epoch"], status=status)
 
-            result = train_run(prepared, on_epoch=on_epoch)
+            result = train_run(prepared, on_epoch=on_epoch, resume=resume)
     show_warnings([w for w in caught if not issubclass(w.category, (DeprecationWarning,))])
     return result
 

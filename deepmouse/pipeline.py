@@ -32,6 +32,7 @@ from deepmouse.recordings import Dataset, load_dataset
 from deepmouse.windows import Splits, WindowConfig, make_splits
 
 MODEL_FILE = "model.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
 
 
 @dataclass
@@ -117,8 +118,13 @@ def train_run(
     config: RunConfig | PreparedRun,
     on_epoch: Callable[[dict], None] | None = None,
     plots: bool = True,
+    resume: bool = False,
 ) -> RunResult:
     """Train one model as ``config`` says and write its run folder.
+
+    While training, ``checkpoint.safetensors`` in the run folder is updated after every epoch;
+    with ``resume=True`` an interrupted run continues from it (same result as without the
+    interruption). It is removed once the run folder is complete.
 
     Raises:
         DataError: bad dataset (see :mod:`deepmouse.recordings`, :mod:`deepmouse.windows`).
@@ -130,8 +136,13 @@ def train_run(
     window_config = config.window_config()
     clf = config.classifier()
 
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / CHECKPOINT_FILE
+    if not resume:
+        checkpoint.unlink(missing_ok=True)
     start = time.perf_counter()
-    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch=on_epoch)
+    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch, checkpoint)
     train_seconds = time.perf_counter() - start
 
     seconds = window_config.seconds
@@ -151,8 +162,6 @@ def train_run(
         "train_seconds": train_seconds,
         "warnings": split_warnings,
     }
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     provenance = {
         "dataset": str(dataset.root),
         "dataset_checksum": dataset.checksum,
@@ -175,4 +184,5 @@ def train_run(
         if clf.history_:
             plot_curves(clf.history_, out / "curves.png", clf.best_epoch_)
         plot_confusion(test_metrics["confusion"], out / "confusion.png", "test split")
+    checkpoint.unlink(missing_ok=True)
     return RunResult(out, model_path, metrics, clf.history_, splits.table(), clf)

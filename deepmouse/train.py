@@ -8,11 +8,15 @@ nothing; pass ``on_epoch`` to watch it (the CLI draws its progress bar from that
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -121,6 +125,81 @@ def _loss_and_accuracy(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]
     return float(loss), float(np.mean((logits > 0) == (y == 1)))
 
 
+RESUMABLE_FIELDS = ("batch_size", "lr", "seed", "augment")
+"""Settings that must match for a checkpoint to be resumed (epochs and patience may change)."""
+
+
+def _data_digest(X: np.ndarray, y: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(X).tobytes() + y.tobytes()).hexdigest()
+
+
+def save_checkpoint(
+    path: Path,
+    net: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    generator: torch.Generator,
+    result: TrainResult,
+    state: dict,
+) -> None:
+    """Everything needed to continue training after ``state["epoch"]``, as safetensors.
+
+    Tensors: the network (``net.*``), Adam's moments (``opt.<param>.<name>``), the best weights
+    so far (``best.*``) and the random generators; the rest is JSON metadata. Written to a
+    temporary file and renamed, so a crash mid-write leaves the previous checkpoint.
+    """
+    from safetensors.torch import save_file
+
+    opt = optimiser.state_dict()
+    tensors = {f"net.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
+    tensors |= {f"best.{k}": v for k, v in result.best_state.items()}
+    for index, values in opt["state"].items():
+        for name, value in values.items():
+            tensors[f"opt.{index}.{name}"] = torch.as_tensor(value).detach().cpu()
+    tensors["rng.generator"] = generator.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()
+    meta = {
+        "state": state,
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "param_groups": opt["param_groups"],
+    }
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata={"checkpoint": json.dumps(meta)})
+    os.replace(tmp, path)
+
+
+def load_checkpoint(
+    path: Path,
+    net: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> tuple[TrainResult, dict]:
+    """Restore what :func:`save_checkpoint` wrote; returns the result so far and the state."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = json.loads((fh.metadata() or {})["checkpoint"])
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable checkpoint ({exc}); delete it to start over") from (
+            None
+        )
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    opt_state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, index, name = key.split(".", 2)
+            opt_state.setdefault(int(index), {})[name] = value
+    optimiser.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+    generator.set_state(tensors["rng.generator"])
+    torch.set_rng_state(tensors["rng.torch"])
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+    return TrainResult(meta["history"], meta["best_epoch"], best), meta["state"]
+
+
 def train_model(
     net: RecurrentClassifier,
     config: TrainConfig,
@@ -129,6 +208,7 @@ def train_model(
     X_dev: np.ndarray | None = None,
     y_dev: np.ndarray | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> TrainResult:
     """Train ``net`` in place and load the best-on-dev weights into it.
 
@@ -138,6 +218,9 @@ def train_model(
         X_dev, y_dev: dev windows for checkpoint selection and early stopping. Without them the
             weights of the last epoch are kept.
         on_epoch: called with each epoch's history row.
+        checkpoint: a file written after every epoch; if it exists when training starts (same
+            data and settings), training continues from it — the result is the same as an
+            uninterrupted run.
 
     Returns:
         The :class:`TrainResult`; ``net`` holds the best weights, in eval mode.
@@ -154,9 +237,24 @@ def train_model(
     y_t = torch.as_tensor(y_train, dtype=torch.float32)
     has_dev = X_dev is not None and y_dev is not None and len(y_dev) > 0
     result = TrainResult()
-    best_loss, since_best = math.inf, 0
+    best_loss, since_best, first_epoch = math.inf, 0, 1
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    fingerprint = {
+        "settings": {k: getattr(config, k) for k in RESUMABLE_FIELDS},
+        "data": _data_digest(X_train, y_train),
+    }
+    if checkpoint is not None and checkpoint.is_file():
+        result, state = load_checkpoint(checkpoint, net, optimiser, generator)
+        if state["fingerprint"] != fingerprint:
+            raise ValueError(
+                f"{checkpoint}: made with other data or settings; delete it to start over"
+            )
+        best_loss, since_best = state["best_loss"], state["since_best"]
+        first_epoch = state["epoch"] + 1
+        if state["stopped"]:
+            first_epoch = config.epochs + 1
 
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(first_epoch, config.epochs + 1):
         start = time.perf_counter()
         net.train()
         order = torch.randperm(len(X_t), generator=generator)
@@ -195,9 +293,14 @@ def train_model(
             result.best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         else:
             since_best += 1
+        stop = config.patience is not None and has_dev and since_best >= config.patience
+        if checkpoint is not None:
+            state = {"epoch": epoch, "best_loss": best_loss, "since_best": since_best,
+                     "stopped": stop, "fingerprint": fingerprint}
+            save_checkpoint(checkpoint, net, optimiser, generator, result, state)
         if on_epoch is not None:
             on_epoch(row)
-        if config.patience is not None and has_dev and since_best >= config.patience:
+        if stop:
             break
 
     net.load_state_dict(copy.deepcopy(result.best_state))

@@ -51,6 +51,7 @@ def test_synth_train_evaluate_json(tmp_path):
                  "curves.png", "confusion.png"):
         assert (run / name).is_file(), name
     assert len((run / "history.csv").read_text().splitlines()) == 1 + 2  # header + 2 epochs
+    assert not (run / "checkpoint.safetensors").exists()  # removed once the run is complete
     for split in ("test", "all"):
         result = deepmouse("evaluate", run / "model.safetensors", data, "--split", split, "--json")
         assert result.returncode == 0, result.stderr
