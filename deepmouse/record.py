@@ -41,7 +41,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from deepmouse.recordings import CLASS_NAMES, DataError
+from deepmouse.recordings import CLASS_NAMES, DataError, read_dataset_info
 
 FLUSH_SECONDS = 0.5
 """Samples reach the disk (write + fsync) at least this often."""
@@ -239,26 +239,13 @@ def new_recording_path(dataset: Path, hand: str, when: datetime | None = None) -
     raise DataError(f"{folder}: cannot find a free file name for {stamp}.csv")
 
 
-def _read_info(dataset: Path) -> dict:
-    info_path = dataset / "dataset.json"
-    if not info_path.is_file():
-        return {}
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{info_path}: not valid JSON ({exc})") from None
-    if not isinstance(info, dict):
-        raise DataError(f"{info_path}: expected a JSON object")
-    return info
-
-
 def update_dataset_info(dataset: Path, recording: Path, device: str | None, rate: float) -> None:
     """Note the recording (device, rate) in ``dataset/dataset.json``, written atomically.
 
     The top-level ``device`` is the device of every recording, or ``"mixed"``.
     """
     dataset = Path(dataset)
-    info = _read_info(dataset)
+    info = read_dataset_info(dataset)
     entries = info.setdefault("recordings", {})
     if not isinstance(entries, dict):
         raise DataError(f"{dataset / 'dataset.json'}: 'recordings' must be a JSON object")
@@ -353,7 +340,7 @@ def check_arguments(
     dataset = Path(dataset)
     if dataset.exists() and not dataset.is_dir():
         raise DataError(f"{dataset}: not a folder")
-    _read_info(dataset)  # fail early on a broken dataset.json
+    read_dataset_info(dataset)  # fail early on a broken dataset.json
     return dataset
 
 

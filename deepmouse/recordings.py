@@ -265,13 +265,23 @@ def load_dataset(root: str | os.PathLike, require_both: bool = True) -> Dataset:
             recordings.append(read_recording(f, label=label))
     if not recordings:
         raise DataError(f"{root}: no recordings found in {root}/left or {root}/right")
-    info: dict = {}
-    info_path = root / "dataset.json"
-    if info_path.is_file():
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{info_path}: not valid JSON ({exc})") from None
-        if not isinstance(info, dict):
-            raise DataError(f"{info_path}: expected a JSON object")
+    info = read_dataset_info(root)
     return Dataset(root=root, recordings=recordings, info=info, checksum=digest.hexdigest())
+
+
+def read_dataset_info(root: str | os.PathLike) -> dict:
+    """The optional ``root/dataset.json`` object (``{}`` when absent).
+
+    Raises:
+        DataError: the file is not a JSON object.
+    """
+    info_path = Path(root) / "dataset.json"
+    if not info_path.is_file():
+        return {}
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{info_path}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise DataError(f"{info_path}: expected a JSON object")
+    return info

@@ -105,7 +105,7 @@ def augment_batch(x: torch.Tensor, strength: float, generator: torch.Generator) 
     return torch.einsum("btj,bij->bti", x, rot.to(x.device))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_logits(
     net: nn.Module, X: np.ndarray, device: torch.device, batch_size: int = 512
 ) -> np.ndarray:
