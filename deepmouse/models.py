@@ -8,16 +8,23 @@ per window ``(batch,)``: the log-odds that the window was made by the **left** h
 - ``gru``: the same with a GRU (iteration 10).
 - ``conv-gru``: ``conv_layers`` blocks of Conv1D(conv_filters, k=3, relu) → MaxPool(2) → dropout,
   then a GRU (iterations 10–13). With ``conv_layers=0`` it is a plain GRU.
+- ``stroke-cnn`` (deepmouse's own): ``conv_layers`` dilated Conv1D blocks (k=5, dilation 1, 2, 4,
+  ...) over (dx, dy, speed), mean- and max-pooled over time, beside hand-made *stroke features*
+  (:func:`stroke_features`: speed-weighted direction histogram, signed curvature overall and per
+  direction, moments of the movement, speed profile); both go through one linear layer.
+  Mirroring a stroke swaps the hands, so the features keep every sign that mirroring flips.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-TORCH_FAMILIES = ("lstm", "gru", "conv-gru")
+TORCH_FAMILIES = ("lstm", "gru", "conv-gru", "stroke-cnn")
+MAX_CONV_LAYERS = {"conv-gru": 3, "stroke-cnn": 6}
 
 
 @dataclass
@@ -25,9 +32,10 @@ class ModelConfig:
     """Architecture of a network (everything needed to rebuild it before loading weights).
 
     Attributes:
-        kind: ``lstm``, ``gru`` or ``conv-gru``.
-        hidden: units of the recurrent layer.
-        conv_layers: Conv1D blocks before the GRU (``conv-gru`` only), 0–3.
+        kind: ``lstm``, ``gru``, ``conv-gru`` or ``stroke-cnn``.
+        hidden: units of the recurrent layer (``stroke-cnn``: channels of its conv blocks).
+        conv_layers: Conv1D blocks before the GRU (``conv-gru``), 0–3; dilated Conv1D blocks
+            (``stroke-cnn``), 0–6.
         conv_filters: channels of each Conv1D block.
         dropout: dropout after each conv block and before the output layer.
         l1, l2: penalties on the recurrent weights, added to the loss by the training loop.
@@ -47,8 +55,9 @@ class ModelConfig:
             raise ValueError(f"unknown network {self.kind!r} (expected {expected})")
         if self.hidden < 1:
             raise ValueError(f"hidden must be >= 1, got {self.hidden}")
-        if not 0 <= self.conv_layers <= 3:
-            raise ValueError(f"conv_layers must be 0-3, got {self.conv_layers}")
+        most = MAX_CONV_LAYERS.get(self.kind, 3)
+        if not 0 <= self.conv_layers <= most:
+            raise ValueError(f"conv_layers must be 0-{most}, got {self.conv_layers}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.l1 < 0 or self.l2 < 0:
@@ -109,6 +118,110 @@ class RecurrentClassifier(nn.Module):
         return penalty
 
 
-def build_model(config: ModelConfig) -> RecurrentClassifier:
+# -- stroke-cnn ------------------------------------------------------------------------------
+N_DIRECTIONS = 8
+MOMENTS = ((1, 0), (0, 1), (2, 0), (0, 2), (1, 1), (3, 0), (0, 3), (2, 1), (1, 2))
+CURL_LAGS = (2, 5, 10)
+
+
+def stroke_features(x: torch.Tensor) -> torch.Tensor:
+    """Hand-made features of each window's strokes: ``(batch, window, 2)`` → ``(batch, 41)``.
+
+    ``x`` is normalised movement (dx, dy per step). Steps slower than 0.05 count as still.
+
+    - direction histogram (8 bins), weighted by speed;
+    - signed turning angle between consecutive steps: speed-weighted mean overall, mean sign,
+      and mean per direction bin (8) — how strokes curve, which mirrors with the hand;
+    - moments E[nx^a ny^b] of the movement scaled to unit RMS (9): drift, axis balance,
+      diagonal tilt, skew;
+    - dx/dy correlation; log speed quantiles 50/75/90/99%; log mean acceleration; fraction of
+      moving steps; per axis log mean |d| and mean d / mean |d|;
+    - "curl" at lags 2, 5, 10: mean cross product of unit directions ``lag`` steps apart.
+    """
+    dx, dy = x[..., 0], x[..., 1]
+    speed = torch.sqrt(dx * dx + dy * dy + 1e-12)  # (B, T)
+    moving = (speed > 0.05).float()
+    angle = torch.atan2(dy, dx)
+    bins = ((angle + math.pi) / (2 * math.pi) * N_DIRECTIONS).long().clamp(0, N_DIRECTIONS - 1)
+    onehot = nn.functional.one_hot(bins, N_DIRECTIONS).float()  # (B, T, 8)
+    direction_hist = (speed.unsqueeze(-1) * onehot).sum(1) / (speed.sum(1, keepdim=True) + 1e-6)
+
+    cross = dx[:, :-1] * dy[:, 1:] - dy[:, :-1] * dx[:, 1:]
+    dot = dx[:, :-1] * dx[:, 1:] + dy[:, :-1] * dy[:, 1:]
+    turn = torch.atan2(cross, dot)  # (B, T-1) signed turning angle
+    w = speed[:, :-1] * moving[:, :-1] * moving[:, 1:]
+    turn_mean = (turn * w).sum(1) / (w.sum(1) + 1e-6)
+    turn_sign = (torch.sign(turn) * w).sum(1) / (w.sum(1) + 1e-6)
+    w_dir = w.unsqueeze(-1) * onehot[:, :-1]  # (B, T-1, 8)
+    turn_by_dir = (turn.unsqueeze(-1) * w_dir).sum(1) / (w_dir.sum(1) + 1e-6)
+
+    rms = torch.sqrt((dx * dx + dy * dy).mean(1, keepdim=True)) + 1e-6
+    nx, ny = dx / rms, dy / rms
+    moments = torch.stack([(nx**a * ny**b).mean(1) for a, b in MOMENTS], 1)
+    corr = (dx * dy).sum(1) / (torch.sqrt((dx * dx).sum(1) * (dy * dy).sum(1)) + 1e-6)
+    levels = torch.tensor([0.5, 0.75, 0.9, 0.99], dtype=x.dtype, device=x.device)
+    speed_q = torch.log1p(torch.quantile(speed, levels, dim=1).T)  # (B, 4)
+    accel = torch.sqrt(torch.diff(dx, dim=1) ** 2 + torch.diff(dy, dim=1) ** 2 + 1e-12)
+    per_axis = []
+    for d in (dx, dy):
+        mean_abs = d.abs().mean(1)
+        per_axis += [torch.log1p(mean_abs), d.mean(1) / (mean_abs + 1e-6)]
+    ux, uy = dx / speed, dy / speed
+    curls = []
+    for lag in CURL_LAGS:
+        both = moving[:, :-lag] * moving[:, lag:]
+        curl = ux[:, :-lag] * uy[:, lag:] - uy[:, :-lag] * ux[:, lag:]
+        curls.append((curl * both).sum(1) / (both.sum(1) + 1e-6))
+    scalars = torch.stack(
+        [turn_mean, turn_sign, corr, torch.log1p(accel.mean(1)), moving.mean(1), *per_axis, *curls],
+        1,
+    )
+    return torch.cat([direction_hist, turn_by_dir, moments, speed_q, scalars], 1)
+
+
+N_STROKE_FEATURES = 2 * N_DIRECTIONS + len(MOMENTS) + 4 + 5 + 4 + len(CURL_LAGS)
+
+
+class DilatedBlock(nn.Module):
+    """Conv1D(k=5, dilation, same padding) → BatchNorm → ReLU on ``(batch, channels, time)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, out_channels, 5, padding=2 * dilation, dilation=dilation)
+        self.norm = nn.BatchNorm1d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.norm(self.conv(x)))
+
+
+class StrokeCNN(nn.Module):
+    """Dilated CNN over (dx, dy, speed) + stroke features → dropout → linear logit."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        channels = [3] + [config.hidden] * config.conv_layers
+        self.convs = nn.ModuleList(
+            DilatedBlock(channels[i], channels[i + 1], 2**i) for i in range(config.conv_layers)
+        )
+        self.feature_norm = nn.BatchNorm1d(N_STROKE_FEATURES)  # standardises the features
+        self.drop = nn.Dropout(config.dropout)
+        n_conv_out = 2 * config.hidden if config.conv_layers else 0
+        self.head = nn.Linear(n_conv_out + N_STROKE_FEATURES, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, window, 2)`` normalised movement → ``(batch,)`` left-hand logits."""
+        parts = [self.feature_norm(stroke_features(x))]  # (batch, 41)
+        if len(self.convs):
+            h = torch.cat([x, x.norm(dim=-1, keepdim=True)], -1).transpose(1, 2)  # (B, 3, T)
+            for block in self.convs:
+                h = block(h)  # (B, hidden, T)
+            parts += [h.mean(-1), h.amax(-1)]
+        return self.head(self.drop(torch.cat(parts, 1))).squeeze(-1)
+
+
+def build_model(config: ModelConfig) -> nn.Module:
     """A freshly initialised network for ``config`` (seed torch before calling for determinism)."""
+    if config.kind == "stroke-cnn":
+        return StrokeCNN(config)
     return RecurrentClassifier(config)
