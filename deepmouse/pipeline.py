@@ -34,6 +34,26 @@ from deepmouse.windows import Splits, WindowConfig, make_splits
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
+DEFAULT_MODEL: dict = {
+    "model": "stroke-cnn",
+    "hidden": 32,
+    "conv_layers": 4,
+    "dropout": 0.3,
+    "augment": 0.25,
+    "epochs": 10,
+    "batch_size": 64,
+    "lr": 3e-3,
+}
+"""The default model of ``deepmouse train`` and ``demo``: the family and settings with the best
+dev accuracy on the real DeepMouse recordings (see ``benchmarks/RESULTS.md``). Applies when
+``params`` names no model or names this one; any other family starts from the estimator's own
+defaults."""
+
+DEFAULT_STRIDE_FRACTION = 0.1
+"""The default model trains on windows starting every ``window / 10`` steps (overlap multiplies
+the training data; dev and test windows never overlap). Other families keep DeepMouse's
+non-overlapping windows unless a stride is given."""
+
 
 @dataclass
 class RunConfig:
@@ -53,11 +73,22 @@ class RunConfig:
     seed: int = 0
     params: dict = field(default_factory=dict)
 
+    def uses_default_model(self) -> bool:
+        return self.params.get("model", DEFAULT_MODEL["model"]) == DEFAULT_MODEL["model"]
+
     def window_config(self) -> WindowConfig:
-        return WindowConfig(self.window, self.rate, self.stride, self.idle_threshold)
+        stride = self.stride
+        if stride is None and self.uses_default_model():
+            stride = max(1, int(self.window * DEFAULT_STRIDE_FRACTION))
+        return WindowConfig(self.window, self.rate, stride, self.idle_threshold)
+
+    def resolved_params(self) -> dict:
+        """The classifier parameters of this run: :data:`DEFAULT_MODEL` (if it applies),
+        overridden by ``params``."""
+        return {**(DEFAULT_MODEL if self.uses_default_model() else {}), **self.params}
 
     def classifier(self) -> HandClassifier:
-        return HandClassifier(**{"seed": self.seed, **self.params})
+        return HandClassifier(**{"seed": self.seed, **self.resolved_params()})
 
 
 @dataclass

@@ -78,3 +78,17 @@ def test_stroke_cnn_is_deterministic(splits):
     np.testing.assert_allclose(
         a.decision_function(splits.dev.X), b.decision_function(splits.dev.X), rtol=1e-5, atol=1e-5
     )
+
+
+def test_default_run_is_stroke_cnn_on_overlapping_windows():
+    from deepmouse.pipeline import DEFAULT_MODEL, RunConfig
+
+    config = RunConfig(dataset="unused")
+    assert config.classifier().model == DEFAULT_MODEL["model"] == "stroke-cnn"
+    assert config.window_config().stride == 20  # window / 10
+    tuned = RunConfig(dataset="unused", params={"epochs": 1}, stride=50)
+    assert tuned.classifier().model == "stroke-cnn" and tuned.classifier().epochs == 1
+    assert tuned.window_config().stride == 50
+    other = RunConfig(dataset="unused", params={"model": "gru"})
+    assert other.classifier().hidden == 64  # the estimator's own default, not DEFAULT_MODEL's
+    assert other.window_config().stride is None
