@@ -124,7 +124,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         device: str = "auto",
         patience: int | None = None,
         augment: float = 0.0,
-        threads: int | None = None,
+        threads: int | None = 1,
         C: float = 1.0,
         gamma: str | float = "scale",
     ) -> None:

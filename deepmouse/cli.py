@@ -135,6 +135,9 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads for torch (default 1: fastest for these nets).")
+    ] = None,
     idle_threshold: Annotated[
         float, typer.Option(help="Per-axis std (px) below which a window is idle.")
     ] = 0.1,
@@ -149,7 +152,7 @@ def train(
     options = {
         "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr, "hidden": hidden,
         "conv_layers": conv_layers, "dropout": dropout, "l1": l1, "l2": l2,
-        "patience": patience, "device": device,
+        "patience": patience, "device": device, "threads": threads,
     }
     config = RunConfig(
         dataset=str(dataset), out=str(out), window=window, stride=stride, split=split,
