@@ -5,9 +5,10 @@ it (``predict_proba`` of one window) and aggregate the decision (mean log-odds).
 ``hop`` seconds while the cursor is polled every 10 ms, so it must stay far below 10 ms; the goal
 is p99 under 2 ms on one core.
 
-The model is the default architecture (``HandClassifier()``: conv-gru, 3 conv blocks of 32
-filters, GRU 64, 2-second windows at 100 Hz) trained for one epoch on synthetic data (latency
-depends on the architecture, not on how well it is trained), or any model file (``--model``).
+The model is the default of ``deepmouse train`` (``pipeline.DEFAULT_MODEL``: stroke-cnn,
+2-second windows at 100 Hz) or another family's default architecture (``--family``), trained for
+one epoch on synthetic data (latency depends on the architecture, not on how well it is
+trained), or any model file (``--model``).
 Samples come from a synthetic recording, pushed as fast as possible; the update latency is
 measured inside the predictor (``Update.latency_ms``, wall clock), its CPU time (thread time,
 which leaves out time the OS gave to other processes) and the push cost of samples that complete
@@ -34,10 +35,11 @@ from pathlib import Path
 import numpy as np
 
 
-def default_model(folder: Path, family: str = "conv-gru") -> Path:
+def default_model(folder: Path, family: str = "default") -> Path:
     """The default architecture of ``family``, trained one epoch on 4 minutes of synthetic data."""
     from deepmouse.classifier import HandClassifier
     from deepmouse.modelfile import save_model
+    from deepmouse.pipeline import DEFAULT_MODEL
     from deepmouse.recordings import load_dataset
     from deepmouse.synth import synthesize_dataset
     from deepmouse.windows import WindowConfig, make_splits
@@ -45,7 +47,8 @@ def default_model(folder: Path, family: str = "conv-gru") -> Path:
     data = synthesize_dataset(folder / "data", minutes=4, seed=0)
     config = WindowConfig()
     splits = make_splits(load_dataset(data), config)
-    clf = HandClassifier(model=family, epochs=1, device="cpu", seed=0, threads=1)
+    params = DEFAULT_MODEL if family in ("default", DEFAULT_MODEL["model"]) else {"model": family}
+    clf = HandClassifier(**params | {"epochs": 1, "device": "cpu", "seed": 0, "threads": 1})
     clf.fit(splits.train.X, splits.train.y)
     return save_model(folder / "model.safetensors", clf, config)
 
@@ -113,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model file (default: train the default "
                         "architecture for one epoch on synthetic data)")
-    parser.add_argument("--family", default="conv-gru",
-                        help="without --model: the family to train (conv-gru, the default "
-                        "model; gru, lstm, svm)")
+    parser.add_argument("--family", default="default",
+                        help="without --model: the family to train (default: the default model "
+                        "of deepmouse train; conv-gru, gru, lstm, svm)")
     parser.add_argument("--updates", type=int, default=2000, help="updates to time")
     parser.add_argument("--warmup", type=int, default=50, help="updates not timed")
     parser.add_argument("--hop", type=float, default=0.05,
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "benchmark": "live_latency",
-        "model": str(args.model) if args.model else f"default {args.family} architecture",
+        "model": str(args.model) if args.model else f"{args.family} architecture" if args.family != "default" else "default model of deepmouse train",
         "params": {k: v for k, v in model.classifier.get_params().items()
                    if k in ("model", "hidden", "conv_layers", "conv_filters")},
         "window": cfg.window,
