@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "benchmark": "live_latency",
-        "model": str(args.model) if args.model else f"{args.family} architecture" if args.family != "default" else "default model of deepmouse train",
+        "model": str(args.model) if args.model else f"{args.family} architecture",
         "params": {k: v for k, v in model.classifier.get_params().items()
                    if k in ("model", "hidden", "conv_layers", "conv_filters")},
         "window": cfg.window,
