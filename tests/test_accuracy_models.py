@@ -92,3 +92,30 @@ def test_default_run_is_stroke_cnn_on_overlapping_windows():
     other = RunConfig(dataset="unused", params={"model": "gru"})
     assert other.classifier().hidden == 64  # the estimator's own default, not DEFAULT_MODEL's
     assert other.window_config().stride is None
+
+
+def test_accuracy_benchmark_table_from_fold_rows():
+    """benchmarks/accuracy.py: summary over folds and the Markdown table (no training)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy.py"
+    spec = importlib.util.spec_from_file_location("bench_accuracy", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def fold(name, acc, d10):
+        return {"fold": name, "dev_accuracy": acc, "train_seconds": 1.0, "stride": None,
+                "test": {"accuracy": acc, "loss": 0.5, "roc_auc": acc,
+                         "decision_accuracy": {"2": acc, "5": acc, "10": d10, "30": None}}}
+
+    folds = [fold("test r1+l1", 0.6, 0.7), fold("test r2+l2", 0.8, 0.9)]
+    summary = bench.summarise(folds)
+    assert summary["accuracy"]["mean"] == pytest.approx(0.7)
+    assert summary["accuracy"]["std"] == pytest.approx(0.1)
+    assert summary["decision_accuracy"]["30"] is None
+    report = {"results": [{"task": "mouse", "window": 200, "family": "svm", "folds": folds,
+                           "summary": summary}],
+              "deepmouse_reported": bench.DEEPMOUSE_REPORTED}
+    table = bench.markdown(report)
+    assert "0.700 ± 0.100" in table and "optimistic" in table and "r2+l2: 0.800 / 0.900" in table
