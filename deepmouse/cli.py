@@ -31,7 +31,9 @@ app.add_typer(data_app, name="data")
 console = Console()
 err_console = Console(stderr=True)
 
-MODEL_HELP = "Model family: conv-gru, gru, lstm or svm."
+MODEL_HELP = (
+    "Model family: stroke-cnn (the default of train), conv-gru, gru, lstm or svm."
+)
 
 
 def fail(message: str) -> typer.Exit:
@@ -119,17 +121,25 @@ def train(
     model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
     window: Annotated[int, typer.Option(help="Window length in samples (200 = 2 s).")] = 200,
     stride: Annotated[
-        int | None, typer.Option(help="Step between train windows (default: window).")
+        int | None,
+        typer.Option(help="Step between train windows (default: window/10 for the default "
+                          "model, window for the others)."),
     ] = None,
     split: Annotated[str, typer.Option(help="chrono, session or random.")] = "chrono",
     epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
     hidden: Annotated[int | None, typer.Option(help="Recurrent units.")] = None,
-    conv_layers: Annotated[int | None, typer.Option(help="Conv1D blocks (conv-gru).")] = None,
+    conv_layers: Annotated[
+        int | None, typer.Option(help="Conv1D blocks (conv-gru 0-3, stroke-cnn 0-6).")
+    ] = None,
     dropout: Annotated[float | None, typer.Option(help="Dropout rate.")] = None,
     l1: Annotated[float | None, typer.Option(help="L1 penalty on recurrent weights.")] = None,
     l2: Annotated[float | None, typer.Option(help="L2 penalty on recurrent weights.")] = None,
+    augment: Annotated[
+        float | None,
+        typer.Option(help="Random rotation (radians) and scale of train windows; never mirrors."),
+    ] = None,
     patience: Annotated[
         int | None, typer.Option(help="Early stopping: epochs without better dev loss.")
     ] = None,
@@ -151,7 +161,7 @@ def train(
 
     options = {
         "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr, "hidden": hidden,
-        "conv_layers": conv_layers, "dropout": dropout, "l1": l1, "l2": l2,
+        "conv_layers": conv_layers, "dropout": dropout, "l1": l1, "l2": l2, "augment": augment,
         "patience": patience, "device": device, "threads": threads,
     }
     config = RunConfig(
@@ -296,7 +306,7 @@ def sweep(
 @user_errors
 def tune(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder with left/ and right/.")],
-    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "conv-gru",
+    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
     trials: Annotated[int, typer.Option(help="Trials this worker adds to the study.")] = 20,
     epochs: Annotated[int | None, typer.Option(help="Training epochs per trial.")] = None,
     window: Annotated[int, typer.Option(help="Window length in samples.")] = 200,
@@ -342,8 +352,8 @@ def tune(
     console.print("best parameters: " + json.dumps(result["best_params"]))
     flags = " ".join(f"--{k.replace('_', '-')} {v:.4g}" if isinstance(v, float)
                      else f"--{k.replace('_', '-')} {v}" for k, v in result["best_params"].items()
-                     if k in ("hidden", "lr", "dropout", "conv_layers"))
-    console.print(f"train it: deepmouse train {dataset} --model {model} {flags}")
+                     if k in ("hidden", "lr", "dropout", "conv_layers", "augment"))
+    console.print(f"train it: deepmouse train {dataset} --model {result['model']} {flags}")
 
 
 @app.command()

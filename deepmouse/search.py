@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepmouse.models import MAX_CONV_LAYERS
 from deepmouse.pipeline import PreparedRun, RunConfig, prepare_run, write_atomic
 
 SWEEP_COLUMNS = ["trial", "seed", "params", "best_epoch", "dev_accuracy", "dev_loss", "seconds"]
@@ -58,7 +59,7 @@ def fit_on_dev(prepared: PreparedRun, params: dict, seed: int) -> dict:
     from deepmouse.evaluate import evaluate_windows
 
     splits = prepared.splits
-    clf = HandClassifier(**{**prepared.config.params, **params, "seed": seed})
+    clf = HandClassifier(**{**prepared.config.resolved_params(), **params, "seed": seed})
     start = time.perf_counter()
     clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y)
     seconds = time.perf_counter() - start
@@ -123,7 +124,7 @@ def sweep(
         raise ValueError(f"unknown parameter(s) in grid: {', '.join(unknown)}")
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     for params in combos:  # validate every combination before training any
-        HandClassifier(**{**config.params, **params}).check_params()
+        HandClassifier(**{**config.resolved_params(), **params}).check_params()
     done = {(r["params"], r["seed"]) for r in _read_csv(out / "sweep.csv")}
     for i, params in enumerate(combos):
         for seed in seeds:
@@ -204,8 +205,10 @@ def suggest_params(trial, model: str) -> dict:
         "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
     }
-    if model == "conv-gru":
-        params["conv_layers"] = trial.suggest_int("conv_layers", 0, 3)
+    if model in MAX_CONV_LAYERS:
+        params["conv_layers"] = trial.suggest_int("conv_layers", 0, MAX_CONV_LAYERS[model])
+    if model == "stroke-cnn":  # no recurrent layer: ``hidden`` is its conv channels
+        params["augment"] = trial.suggest_float("augment", 0.0, 0.4)
     return params
 
 
@@ -247,7 +250,8 @@ def tune(
     """Optuna search maximising dev accuracy (dev loss breaks ties via the sampler's history).
 
     Args:
-        config: the run to tune; ``config.params["model"]`` picks the family and its space.
+        config: the run to tune; its model family (``deepmouse train``'s default unless
+            ``config.params["model"]`` names one) picks the search space.
         n_trials: trials to add to the study (by this worker).
         storage: an Optuna storage URL; default SQLite in ``out``. Several workers with one
             PostgreSQL URL and study name search together.
@@ -267,7 +271,7 @@ def tune(
 
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
     config = prepared.config
-    model = HandClassifier(**config.params).model
+    model = HandClassifier(**config.resolved_params()).model
     if study is None:
         study = open_study(storage or default_storage(out), study_name, config.seed)
     storage = storage or default_storage(out)

@@ -50,3 +50,22 @@ def test_tune_stores_the_study_and_continues_it(synth_dataset, tmp_path):
     study = optuna.load_study(study_name="s", storage=storage)
     assert all(0 <= t.value <= 1 for t in study.trials)
     assert json.loads((tmp_path / "tune.json").read_text())["n_trials"] == 3
+
+
+def test_search_space_follows_the_family():
+    from deepmouse.search import suggest_params
+
+    fixed = optuna.trial.FixedTrial({"hidden": 32, "lr": 1e-3, "dropout": 0.1, "conv_layers": 5,
+                                     "augment": 0.2, "C": 1.0, "gamma": 0.01})
+    assert set(suggest_params(fixed, "stroke-cnn")) == {"hidden", "lr", "dropout", "conv_layers",
+                                                         "augment"}
+    assert set(suggest_params(fixed, "gru")) == {"hidden", "lr", "dropout"}
+    assert set(suggest_params(fixed, "svm")) == {"C", "gamma"}
+
+
+def test_without_a_model_the_search_uses_the_default_family(synth_dataset):
+    from deepmouse.pipeline import DEFAULT_MODEL
+
+    config = RunConfig(dataset=str(synth_dataset))
+    assert config.resolved_params()["model"] == DEFAULT_MODEL["model"]
+    assert config.window_config().train_stride < config.window
