@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepmouse.models import TORCH_FAMILIES, ModelConfig, build_model
 from deepmouse.train import TrainConfig, TrainResult, predict_logits, resolve_device, train_model
+from deepmouse.windows import fit_scale
 
 FAMILIES = (*TORCH_FAMILIES, "svm")
 
@@ -180,8 +181,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         """
         self.check_params()
         X, y = check_windows(X, y)
-        scale = X.reshape(-1, 2).std(axis=0).astype(np.float64)
-        self.scale_ = np.where(scale > 1e-6, scale, 1.0)
+        self.scale_ = fit_scale(X)
         self.classes_ = np.array([0, 1])
         self.window_ = X.shape[1]
         Xn = self._normalise(X)

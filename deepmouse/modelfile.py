@@ -28,8 +28,8 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from deepmouse.classifier import HandClassifier
-from deepmouse.recordings import CLASS_NAMES, DataError, Recording
-from deepmouse.windows import WindowConfig, WindowSet, active_mask, cut, movement, resample
+from deepmouse.recordings import CLASS_NAMES, DataError
+from deepmouse.windows import WindowConfig
 
 FORMAT = "deepmouse-model"
 FORMAT_VERSION = 1
@@ -81,18 +81,6 @@ class HandModel:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Raw movement windows ``(n, window, 2)`` px → ``(n, 2)`` [P(right), P(left)]."""
         return self.classifier.predict_proba(X)
-
-    def windows(self, rec: Recording) -> WindowSet:
-        """Active, non-overlapping windows of one recording, in time order."""
-        cfg = self.window_config
-        X = cut(movement(resample(rec, cfg.rate)), cfg.window, cfg.window)
-        keep = active_mask(X, cfg.idle_threshold)
-        start = np.arange(len(X)) * cfg.window / cfg.rate
-        n = int(keep.sum())
-        label = -1 if rec.label is None else rec.label
-        return WindowSet(
-            X[keep], np.full(n, label), np.zeros(n, np.int64), start[keep], int((~keep).sum())
-        )
 
 
 def save_model(
