@@ -185,7 +185,8 @@ def run_with_progress(config, quiet: bool = False, resume: bool = False):
     prepared = prepare_run(config)
     for message in prepared.warnings:
         err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
-    total = config.classifier().epochs if config.classifier().model != "svm" else 1
+    clf = config.classifier()
+    total = clf.epochs if clf.model != "svm" else 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Progress(
