@@ -73,3 +73,13 @@ def test_metadata_is_plain_json(tiny_run):
     assert meta["classes"] == ["right", "left"]
     assert meta["params"]["model"] == "gru"
     assert meta["window"]["idle_threshold"] == 0.1
+
+
+def test_normalisation_constants_come_from_the_train_split_only(tiny_run, synth_dataset):
+    from deepmouse.windows import fit_scale, make_splits
+
+    model = load_model(tiny_run.model_path)
+    splits = make_splits(load_dataset(synth_dataset), model.window_config, "chrono")
+    np.testing.assert_allclose(model.classifier.scale_, fit_scale(splits.train.X))
+    everything = np.concatenate([splits.train.X, splits.dev.X, splits.test.X])
+    assert not np.allclose(model.classifier.scale_, fit_scale(everything), rtol=1e-6)
