@@ -5,7 +5,7 @@ it (``predict_proba`` of one window) and aggregate the decision (mean log-odds).
 ``hop`` seconds while the cursor is polled every 10 ms, so it must stay far below 10 ms; the goal
 is p99 under 2 ms on one core.
 
-The model is the default of ``deepmouse train`` (``pipeline.DEFAULT_MODEL``: stroke-cnn,
+The model is the default of ``deepmouse train`` (``HandClassifier()``: stroke-cnn,
 2-second windows at 100 Hz) or another family's default architecture (``--family``), trained for
 one epoch on synthetic data (latency depends on the architecture, not on how well it is
 trained), or any model file (``--model``).
@@ -39,7 +39,6 @@ def default_model(folder: Path, family: str = "default") -> Path:
     """The default architecture of ``family``, trained one epoch on 4 minutes of synthetic data."""
     from deepmouse.classifier import HandClassifier
     from deepmouse.modelfile import save_model
-    from deepmouse.pipeline import DEFAULT_MODEL
     from deepmouse.recordings import load_dataset
     from deepmouse.synth import synthesize_dataset
     from deepmouse.windows import WindowConfig, make_splits
@@ -47,7 +46,7 @@ def default_model(folder: Path, family: str = "default") -> Path:
     data = synthesize_dataset(folder / "data", minutes=4, seed=0)
     config = WindowConfig()
     splits = make_splits(load_dataset(data), config)
-    params = DEFAULT_MODEL if family in ("default", DEFAULT_MODEL["model"]) else {"model": family}
+    params = {} if family == "default" else {"model": family}
     clf = HandClassifier(**params | {"epochs": 1, "device": "cpu", "seed": 0, "threads": 1})
     clf.fit(splits.train.X, splits.train.y)
     return save_model(folder / "model.safetensors", clf, config)

@@ -25,6 +25,21 @@ from deepmouse.train import TrainConfig, TrainResult, predict_logits, resolve_de
 from deepmouse.windows import fit_scale
 
 FAMILIES = (*TORCH_FAMILIES, "svm")
+DEFAULT_FAMILY = "stroke-cnn"
+"""The default model: best dev accuracy on the real DeepMouse recordings (benchmarks/RESULTS.md)."""
+
+_RECURRENT = {"hidden": 64, "conv_layers": 0, "dropout": 0.1, "augment": 0.0,
+              "epochs": 30, "batch_size": 32, "lr": 3e-3}
+FAMILY_DEFAULTS: dict[str, dict] = {
+    "stroke-cnn": {"hidden": 32, "conv_layers": 4, "dropout": 0.3, "augment": 0.25,
+                   "epochs": 10, "batch_size": 64, "lr": 3e-3},
+    "conv-gru": _RECURRENT | {"conv_layers": 3},
+    "gru": _RECURRENT,
+    "lstm": _RECURRENT,
+    "svm": {},
+}
+"""What a parameter left at ``None`` means, per family (DeepMouse's later conv-gru: 3 conv
+blocks and a GRU 64; stroke-cnn: the settings chosen on dev, see the README)."""
 
 
 def check_windows(X: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -94,12 +109,16 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
     """Left/right hand classifier over movement windows.
 
     Parameters:
-        model: ``lstm``, ``gru``, ``conv-gru`` or ``svm``.
+        model: ``stroke-cnn`` (the default), ``conv-gru``, ``gru``, ``lstm`` or ``svm``.
         hidden, conv_layers, conv_filters, dropout, l1, l2: network architecture
             (see :class:`deepmouse.models.ModelConfig`).
         epochs, batch_size, lr, seed, device, patience, augment, threads: training
             (see :class:`deepmouse.train.TrainConfig`).
         C, gamma: SVC parameters (``svm`` only).
+
+        ``hidden``, ``conv_layers``, ``dropout``, ``augment``, ``epochs``, ``batch_size`` and
+        ``lr`` left at ``None`` take the family's default (:data:`FAMILY_DEFAULTS`);
+        :meth:`resolved_params` shows the values used.
 
     Learned attributes:
         classes_: ``[0, 1]`` (0 = right, 1 = left).
@@ -111,20 +130,20 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        model: str = "conv-gru",
-        hidden: int = 64,
-        conv_layers: int = 3,
+        model: str = DEFAULT_FAMILY,
+        hidden: int | None = None,
+        conv_layers: int | None = None,
         conv_filters: int = 32,
-        dropout: float = 0.1,
+        dropout: float | None = None,
         l1: float = 0.0,
         l2: float = 0.0,
-        epochs: int = 30,
-        batch_size: int = 32,
-        lr: float = 3e-3,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
         seed: int = 0,
         device: str = "auto",
         patience: int | None = None,
-        augment: float = 0.0,
+        augment: float | None = None,
         threads: int | None = 1,
         C: float = 1.0,
         gamma: str | float = "scale",
@@ -148,21 +167,29 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         self.gamma = gamma
 
     # -- configs --------------------------------------------------------------------------
+    def resolved_params(self) -> dict:
+        """``get_params()`` with every ``None`` replaced by the family's default."""
+        if self.model not in FAMILIES:
+            raise ValueError(f"unknown model {self.model!r} (expected {', '.join(FAMILIES)})")
+        defaults = FAMILY_DEFAULTS[self.model]
+        return {k: defaults.get(k, v) if v is None else v for k, v in self.get_params().items()}
+
     def model_config(self) -> ModelConfig:
+        params = self.resolved_params()
         names = {f.name for f in fields(ModelConfig)} - {"kind"}
-        return ModelConfig(kind=self.model, **{n: getattr(self, n) for n in names})
+        return ModelConfig(kind=self.model, **{n: params[n] for n in names})
 
     def train_config(self) -> TrainConfig:
+        params = self.resolved_params()
         names = {f.name for f in fields(TrainConfig)}
-        return TrainConfig(**{n: getattr(self, n) for n in names})
+        return TrainConfig(**{n: params[n] for n in names})
 
     def check_params(self) -> None:
         """Raise ValueError for an unknown family or bad architecture/training parameters."""
-        if self.model not in FAMILIES:
-            raise ValueError(f"unknown model {self.model!r} (expected {', '.join(FAMILIES)})")
+        self.resolved_params()
         if self.model != "svm":
             self.model_config()
-        self.train_config()
+            self.train_config()
 
     # -- estimator contract ---------------------------------------------------------------
     def fit(

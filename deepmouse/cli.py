@@ -186,7 +186,7 @@ def run_with_progress(config, quiet: bool = False, resume: bool = False):
     for message in prepared.warnings:
         err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
     clf = config.classifier()
-    total = clf.epochs if clf.model != "svm" else 1
+    total = clf.resolved_params()["epochs"] if clf.model != "svm" else 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Progress(

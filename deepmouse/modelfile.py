@@ -101,7 +101,7 @@ def save_model(
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "params": classifier.get_params(),
+        "params": classifier.resolved_params(),
         "window": window_config.to_dict(),
         "classes": list(CLASS_NAMES),
         "provenance": {"versions": versions(), **(provenance or {})},

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deepmouse.classifier import HandClassifier
+from deepmouse.classifier import DEFAULT_FAMILY, HandClassifier
 from deepmouse.evaluate import evaluate_windows
 from deepmouse.modelfile import save_model
 from deepmouse.recordings import Dataset, load_dataset
@@ -33,21 +33,6 @@ from deepmouse.windows import Splits, WindowConfig, make_splits
 
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
-
-DEFAULT_MODEL: dict = {
-    "model": "stroke-cnn",
-    "hidden": 32,
-    "conv_layers": 4,
-    "dropout": 0.3,
-    "augment": 0.25,
-    "epochs": 10,
-    "batch_size": 64,
-    "lr": 3e-3,
-}
-"""The default model of ``deepmouse train`` and ``demo``: the family and settings with the best
-dev accuracy on the real DeepMouse recordings (see ``benchmarks/RESULTS.md``). Applies when
-``params`` names no model or names this one; any other family starts from the estimator's own
-defaults."""
 
 DEFAULT_STRIDE_FRACTION = 0.1
 """The default model trains on windows starting every ``window / 10`` steps (overlap multiplies
@@ -74,7 +59,7 @@ class RunConfig:
     params: dict = field(default_factory=dict)
 
     def uses_default_model(self) -> bool:
-        return self.params.get("model", DEFAULT_MODEL["model"]) == DEFAULT_MODEL["model"]
+        return self.params.get("model", DEFAULT_FAMILY) == DEFAULT_FAMILY
 
     def window_config(self) -> WindowConfig:
         stride = self.stride
@@ -83,12 +68,11 @@ class RunConfig:
         return WindowConfig(self.window, self.rate, stride, self.idle_threshold)
 
     def resolved_params(self) -> dict:
-        """The classifier parameters of this run: :data:`DEFAULT_MODEL` (if it applies),
-        overridden by ``params``."""
-        return {**(DEFAULT_MODEL if self.uses_default_model() else {}), **self.params}
+        """The classifier parameters of this run, family defaults filled in."""
+        return self.classifier().resolved_params()
 
     def classifier(self) -> HandClassifier:
-        return HandClassifier(**{"seed": self.seed, **self.resolved_params()})
+        return HandClassifier(**{"seed": self.seed, **self.params})
 
 
 @dataclass
@@ -207,7 +191,7 @@ def train_run(
     model_path = save_model(out / MODEL_FILE, clf, window_config, provenance)
     write_atomic(out / "history.csv", history_csv(clf.history_))
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    config_dict = asdict(config) | {"resolved_params": clf.get_params()}
+    config_dict = asdict(config) | {"resolved_params": clf.resolved_params()}
     write_atomic(out / "config.json", json.dumps(config_dict, indent=2) + "\n")
     if plots:
         from deepmouse.plots import plot_confusion, plot_curves

@@ -59,7 +59,7 @@ def fit_on_dev(prepared: PreparedRun, params: dict, seed: int) -> dict:
     from deepmouse.evaluate import evaluate_windows
 
     splits = prepared.splits
-    clf = HandClassifier(**{**prepared.config.resolved_params(), **params, "seed": seed})
+    clf = HandClassifier(**{**prepared.config.params, **params, "seed": seed})
     start = time.perf_counter()
     clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y)
     seconds = time.perf_counter() - start
@@ -124,7 +124,7 @@ def sweep(
         raise ValueError(f"unknown parameter(s) in grid: {', '.join(unknown)}")
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     for params in combos:  # validate every combination before training any
-        HandClassifier(**{**config.resolved_params(), **params}).check_params()
+        HandClassifier(**{**config.params, **params}).check_params()
     done = {(r["params"], r["seed"]) for r in _read_csv(out / "sweep.csv")}
     for i, params in enumerate(combos):
         for seed in seeds:
@@ -271,7 +271,7 @@ def tune(
 
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
     config = prepared.config
-    model = HandClassifier(**config.resolved_params()).model
+    model = HandClassifier(**config.params).model
     if study is None:
         study = open_study(storage or default_storage(out), study_name, config.seed)
     storage = storage or default_storage(out)

@@ -81,16 +81,18 @@ def test_stroke_cnn_is_deterministic(splits):
 
 
 def test_default_run_is_stroke_cnn_on_overlapping_windows():
-    from deepmouse.pipeline import DEFAULT_MODEL, RunConfig
+    from deepmouse.classifier import DEFAULT_FAMILY, FAMILY_DEFAULTS
+    from deepmouse.pipeline import RunConfig
 
     config = RunConfig(dataset="unused")
-    assert config.classifier().model == DEFAULT_MODEL["model"] == "stroke-cnn"
+    assert config.classifier().model == DEFAULT_FAMILY == "stroke-cnn"
+    assert config.resolved_params()["hidden"] == FAMILY_DEFAULTS["stroke-cnn"]["hidden"]
     assert config.window_config().stride == 20  # window / 10
     tuned = RunConfig(dataset="unused", params={"epochs": 1}, stride=50)
-    assert tuned.classifier().model == "stroke-cnn" and tuned.classifier().epochs == 1
+    assert tuned.classifier().model == "stroke-cnn" and tuned.resolved_params()["epochs"] == 1
     assert tuned.window_config().stride == 50
     other = RunConfig(dataset="unused", params={"model": "gru"})
-    assert other.classifier().hidden == 64  # the estimator's own default, not DEFAULT_MODEL's
+    assert other.resolved_params()["hidden"] == 64  # gru's default, not stroke-cnn's
     assert other.window_config().stride is None
 
 

@@ -64,8 +64,8 @@ def test_search_space_follows_the_family():
 
 
 def test_without_a_model_the_search_uses_the_default_family(synth_dataset):
-    from deepmouse.pipeline import DEFAULT_MODEL
+    from deepmouse.classifier import DEFAULT_FAMILY
 
     config = RunConfig(dataset=str(synth_dataset))
-    assert config.resolved_params()["model"] == DEFAULT_MODEL["model"]
+    assert config.resolved_params()["model"] == DEFAULT_FAMILY
     assert config.window_config().train_stride < config.window
