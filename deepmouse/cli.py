@@ -58,9 +58,9 @@ def user_errors(func):
     return wrapper
 
 
-def show_warnings(caught: list[warnings.WarningMessage]) -> None:
-    for w in caught:
-        err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
+def show_warnings(messages: list[str]) -> None:
+    for message in messages:
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def metrics_table(title: str, rows: dict[str, dict]) -> Table:
@@ -183,8 +183,7 @@ def run_with_progress(config, quiet: bool = False, resume: bool = False):
     from deepmouse.pipeline import prepare_run, train_run
 
     prepared = prepare_run(config)
-    for message in prepared.warnings:
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    show_warnings(prepared.warnings)
     clf = config.classifier()
     total = clf.resolved_params()["epochs"] if clf.model != "svm" else 1
     with warnings.catch_warnings(record=True) as caught:
@@ -202,7 +201,8 @@ def run_with_progress(config, quiet: bool = False, resume: bool = False):
                 progress.update(task, completed=row["epoch"], status=status)
 
             result = train_run(prepared, on_epoch=on_epoch, resume=resume)
-    show_warnings([w for w in caught if not issubclass(w.category, (DeprecationWarning,))])
+    shown = [w for w in caught if not issubclass(w.category, DeprecationWarning)]
+    show_warnings([str(w.message) for w in shown])
     return result
 
 
