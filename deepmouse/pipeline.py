@@ -148,7 +148,7 @@ def train_run(
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
     config, dataset, splits = prepared.config, prepared.dataset, prepared.splits
     split_warnings = prepared.warnings
-    window_config = config.window_config()
+    window_config = splits.config
     clf = config.classifier()
 
     out = Path(config.out)
