@@ -53,3 +53,33 @@ def test_train_on_touchpad_and_evaluate_on_mouse(shared_data, tmp_path):
     mouse = evaluate_model(model, load_dataset(shared_data / "mouse"), "all")
     assert mouse["n_windows"] > 1000
     assert np.isclose(sum(map(sum, mouse["confusion"])), mouse["n_windows"])
+
+
+@pytest.mark.slow
+def test_default_model_scores_a_mouse_session_it_never_saw(shared_data, tmp_path):
+    """Issue 4's use: train the default model through the CLI on five mouse session pairs, then
+    ``deepmouse evaluate MODEL NEW_DATASET --split all`` on the pair it never saw (r2, l2)."""
+    import json
+    import subprocess
+    import sys
+
+    known, new = tmp_path / "known", tmp_path / "new"
+    for hand in ("right", "left"):
+        for source in sorted((shared_data / "mouse" / hand).glob("*.txt")):
+            target = (new if source.stem[1:] == "2" else known) / hand / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source)
+
+    def deepmouse(*args):
+        result = subprocess.run([sys.executable, "-m", "deepmouse", *map(str, args)],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    deepmouse("train", known, "--out", tmp_path / "run", "--split", "session", "--stride", 50,
+              "--epochs", 3, "--device", "cpu", "--json")
+    unseen = deepmouse("evaluate", tmp_path / "run" / "model.safetensors", new, "--split", "all",
+                       "--json")
+    assert unseen["n_windows"] > 250  # 2 sessions of 5 minutes, idle windows dropped
+    assert unseen["accuracy"] > 0.65
+    assert unseen["decision_accuracy"]["10"] > 0.8
