@@ -25,6 +25,9 @@ Variants (everything else as the default ``HandClassifier()``, window 200, train
   averaged (log-odds) with the default network.
 - ``segments``: 8-s windows scored by the 2-s default model as the mean log-odds of its 2-s
   segments (hop 1 s), beside a network trained on 8-s windows, and the two averaged.
+- ``mirror-swap-30`` / ``mirror-swap-all``: add mirrored copies (x → −x) of 30% / all of the
+  training windows *with the other hand's label* — if the two hands moved as mirror images,
+  this would double the data and force the model onto handedness-of-curvature cues.
 - ``hidden-64``: 64 channels per conv block instead of 32, 15 epochs instead of 10.
 - ``aggregators``: the decision after 10 s from the default's dev log-odds with other ways
   of combining windows (clipped log-odds, tanh, majority vote, mean probability).
@@ -57,7 +60,7 @@ from deepmouse.recordings import load_dataset  # noqa: E402
 from deepmouse.windows import WindowConfig, fit_scale, make_splits  # noqa: E402
 
 VARIANTS = ("default", "per-window-norm", "time-warp", "cosine-ema", "feature-logistic",
-            "segments", "aggregators", "hidden-64")
+            "segments", "aggregators", "hidden-64", "mirror-swap-30", "mirror-swap-all")
 AGGREGATORS = {
     "mean log-odds": lambda z: z,
     "clip ±1": lambda z: np.clip(z, -1, 1),
@@ -202,6 +205,15 @@ def run(variant: str, task: str, dataset, fold) -> dict:
         if variant == "aggregators":
             out["decision_10s"] = {n: decision_by(z, dev.y, dev.recording, 5, f)
                                    for n, f in AGGREGATORS.items()}
+    elif variant.startswith("mirror-swap"):
+        fraction = 1.0 if variant.endswith("all") else 0.3
+        pick = np.random.default_rng(0).random(len(train)) < fraction
+        mirrored = train.X[pick] * np.array([-1.0, 1.0], dtype=np.float32)
+        clf = HandClassifier(device="cpu").fit(
+            np.concatenate([train.X, mirrored]), np.concatenate([train.y, 1 - train.y[pick]]),
+            dev.X, dev.y,
+        )
+        out = scores(clf.decision_function(dev.X), dev)
     elif variant == "per-window-norm":
         clf = HandClassifier(device="cpu").fit(
             per_window_norm(train.X), train.y, per_window_norm(dev.X), dev.y
