@@ -1,9 +1,10 @@
 # make demo: create .venv, install, run the demo on built-in synthetic data.
-# make test: create .venv, install with dev extras, run the whole test suite.
+# make test: create .venv, install with dev and bench extras, run the whole test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: demo test lint bench clean
 
@@ -15,10 +16,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The tests also run the MiniRocket baseline of benchmarks/accuracy.py (aeon).
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(TEST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/deepmouse demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check deepmouse tests benchmarks
 	$(BIN)/python -m pytest -q
 

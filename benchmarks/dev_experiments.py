@@ -28,6 +28,9 @@ Variants (everything else as the default ``HandClassifier()``, window 200, train
 - ``mirror-swap-30`` / ``mirror-swap-all``: add mirrored copies (x → −x) of 30% / all of the
   training windows *with the other hand's label* — if the two hands moved as mirror images,
   this would double the data and force the model onto handedness-of-curvature cues.
+- ``minirocket-average``: the benchmark's MiniRocket baseline (aeon) and the default network,
+  each score divided by its spread on training windows, summed; with ``--window 800`` on 8-s
+  windows.
 - ``hidden-64``: 64 channels per conv block instead of 32, 15 epochs instead of 10.
 - ``aggregators``: the decision after 10 s from the default's dev log-odds with other ways
   of combining windows (clipped log-odds, tanh, majority vote, mean probability).
@@ -50,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from accuracy import DATA, mouse_folds  # noqa: E402
+from accuracy import DATA, fit_minirocket, mouse_folds  # noqa: E402
 
 import deepmouse.train as train_module  # noqa: E402
 from deepmouse.classifier import HandClassifier  # noqa: E402
@@ -60,7 +63,8 @@ from deepmouse.recordings import load_dataset  # noqa: E402
 from deepmouse.windows import WindowConfig, fit_scale, make_splits  # noqa: E402
 
 VARIANTS = ("default", "per-window-norm", "time-warp", "cosine-ema", "feature-logistic",
-            "segments", "aggregators", "hidden-64", "mirror-swap-30", "mirror-swap-all")
+            "segments", "aggregators", "hidden-64", "mirror-swap-30", "mirror-swap-all",
+            "minirocket-average")
 AGGREGATORS = {
     "mean log-odds": lambda z: z,
     "clip ±1": lambda z: np.clip(z, -1, 1),
@@ -75,10 +79,10 @@ def accuracy(z: np.ndarray, y: np.ndarray) -> float:
     return round(float(((z > 0) == (y == 1)).mean()), 3)
 
 
-def scores(z: np.ndarray, dev) -> dict:
-    """Dev accuracy and decision after 10 s of log-odds ``z`` of 2-s dev windows."""
+def scores(z: np.ndarray, dev, window: int = 200) -> dict:
+    """Dev accuracy and decision after 10 s of log-odds ``z`` of dev windows."""
     return {"accuracy": accuracy(z, dev.y),
-            "decision_10s": decision10(z, dev.y, dev.recording, 200)}
+            "decision_10s": decision10(z, dev.y, dev.recording, window)}
 
 
 def decision10(z: np.ndarray, y: np.ndarray, recording: np.ndarray, window: int) -> float:
@@ -183,9 +187,9 @@ def decision_by(z, y, recording, k: int, transform) -> float:
     return round(correct / total, 3)
 
 
-def run(variant: str, task: str, dataset, fold) -> dict:
-    def splits_for(window: int):
-        config = WindowConfig(window=window, stride=window // 10)
+def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
+    def splits_for(window: int, stride: int | None = None):
+        config = WindowConfig(window=window, stride=stride or window // 10)
         if fold is None:
             return make_splits(dataset, config, "chrono")
         return make_splits(dataset, config, "session", test_recordings=fold[0],
@@ -205,6 +209,17 @@ def run(variant: str, task: str, dataset, fold) -> dict:
         if variant == "aggregators":
             out["decision_10s"] = {n: decision_by(z, dev.y, dev.recording, 5, f)
                                    for n, f in AGGREGATORS.items()}
+    elif variant == "minirocket-average":
+        s = splits_for(window)
+        train, dev = s.train, s.dev
+        net = HandClassifier(device="cpu").fit(train.X, train.y, dev.X, dev.y)
+        quarter = splits_for(window, stride=window // 4).train  # the benchmark's MiniRocket stride
+        rocket = fit_minirocket(quarter.X, quarter.y, 10_000, 0)
+        reference = quarter.X[::3]
+        z_net = net.decision_function(dev.X) / net.decision_function(reference).std()
+        z_rocket = rocket(dev.X) / rocket(reference).std()
+        out = {name: scores(z, dev, window) for name, z in
+               (("network", z_net), ("minirocket", z_rocket), ("average", z_net + z_rocket))}
     elif variant.startswith("mirror-swap"):
         fraction = 1.0 if variant.endswith("all") else 0.3
         pick = np.random.default_rng(0).random(len(train)) < fraction
@@ -247,18 +262,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", choices=VARIANTS, default="default")
     ap.add_argument("--tasks", default="touchpad,mouse")
     ap.add_argument("--folds", type=int, default=3, help="first N mouse folds")
+    ap.add_argument("--window", type=int, default=200,
+                    help="window for minirocket-average (the touchpad is only run at 200)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     plan = []
     tasks = args.tasks.split(",")
-    if "touchpad" in tasks and args.variant != "segments":
+    if "touchpad" in tasks and args.variant != "segments" and args.window == 200:
         plan.append(("touchpad", load_dataset(DATA / "touchpad"), None))
     if "mouse" in tasks:
         mouse = load_dataset(DATA / "mouse")
         plan += [("mouse", mouse, (t, d)) for t, d, _ in mouse_folds(mouse)[: args.folds]]
     for task, dataset, fold in plan:
         start = time.perf_counter()
-        result = run(args.variant, task, dataset, fold)
+        result = run(args.variant, task, dataset, fold, args.window)
         names = None if fold is None else [Path(dataset.recordings[i].name).stem for i in fold[1]]
         print(json.dumps({"variant": args.variant, "task": task, "dev": names or "chrono dev",
                           **result, "seconds": round(time.perf_counter() - start)}), flush=True)
