@@ -11,8 +11,8 @@ Tasks (issue 4):
 
 Families: DeepMouse's ``lstm`` (LSTM 256, iteration 01), the ``conv-gru`` of its iterations
 10-13, the RBF ``svm`` of iteration 05, deepmouse's ``stroke-cnn`` (the default of ``deepmouse
-train``), and the strong generic time-series baseline ``minirocket`` (aeon's MiniRocket + ridge,
-benchmark only, needs ``pip install -e .[bench]``). Each is scored once on its fold's test
+train``), and the strong generic time-series baseline, deepmouse's ``rocket`` family (aeon's
+MiniRocket + ridge, needs ``pip install -e .[rocket]``). Each is scored once on its fold's test
 windows: per-window accuracy, loss, ROC AUC and the decision accuracy after 2/5/10/30 s of
 movement.
 
@@ -64,15 +64,13 @@ FAMILIES: dict[str, tuple[dict, float | None]] = {
          "augment": 0.25, "epochs": 10, "batch_size": 64, "lr": 3e-3},
         0.1,
     ),
+    # The strong generic time-series baseline of the issue: MiniRocket + ridge (aeon, the
+    # ``rocket`` extra); training windows every window/4 (at window/10 the ridge fit on ~15,000 ×
+    # 10,000 features took over 7 minutes per mouse fold on this machine).
+    "rocket": ({"model": "rocket", "n_kernels": 10_000}, 0.25),
 }
 QUICK_EPOCHS = {"lstm": 3, "conv-gru": 10, "stroke-cnn": 5}
-# The strong generic time-series baseline of issue 4: MiniRocket (aeon, ~10k features) + ridge,
-# benchmark only (``pip install -e .[bench]``); training windows every window/4 (at window/10
-# a ridge fit on ~15,000 × 10,000 features took over 7 minutes per mouse fold on this machine).
-BASELINES: dict[str, tuple[dict, float | None]] = {
-    "minirocket": ({"model": "minirocket", "n_kernels": 10_000}, 0.25),
-}
-ALL_FAMILIES = {**FAMILIES, **BASELINES}
+
 
 # What DeepMouse reported (blog iterations): dev-set figures, best epoch, windows shuffled at
 # random across train and dev — optimistic, not comparable with a held-out test split.
@@ -118,72 +116,29 @@ def mouse_folds(dataset) -> list[tuple[list[int], list[int], str]]:
     return folds
 
 
-def minirocket_channels(X: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Movement windows ``(n, window, 2)`` → MiniRocket input ``(n, 4, window)``.
-
-    Channels: normalised dx, dy and the path (cumulative dx, dy from the window's start); the
-    path channels were chosen on touchpad dev (0.73 against 0.58 with dx, dy alone).
-    """
-    moves = X / scale
-    return np.concatenate([moves, np.cumsum(moves, axis=1)], -1).transpose(0, 2, 1)
-
-
-def fit_minirocket(X: np.ndarray, y: np.ndarray, n_kernels: int, seed: int):
-    """MiniRocket transform + standardisation + ridge (cross-validated alpha), as in aeon.
-
-    Returns a function from raw windows ``(n, window, 2)`` to decision scores ``(n,)`` (left
-    positive). Ridge scores are not log-odds, but the benchmark's decision is the sign of their
-    mean, which no positive rescaling changes; the loss is not reported for this baseline.
-    """
-    from aeon.transformations.collection.convolution_based import MiniRocket
-    from sklearn.linear_model import RidgeClassifierCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from deepmouse.windows import fit_scale
-
-    scale = fit_scale(X)
-    model = make_pipeline(
-        MiniRocket(n_kernels=n_kernels, random_state=seed),
-        StandardScaler(with_mean=False),
-        RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)),
-    )
-    model.fit(minirocket_channels(X, scale).astype(np.float32), y)
-    return lambda windows: model.decision_function(
-        minirocket_channels(windows, scale).astype(np.float32)
-    )
-
-
 def run_one(family: str, splits, window: int, quick: bool, seed: int) -> dict:
     """Train ``family`` on ``splits.train`` (dev for checkpointing) and score ``splits.test``."""
-    params, _ = ALL_FAMILIES[family]
+    params, _ = FAMILIES[family]
+    params = dict(params, seed=seed, device="cpu")
+    if params["model"] not in ("svm", "rocket"):
+        params["threads"] = 1
+        if quick:
+            params["epochs"] = QUICK_EPOCHS[family]
+    clf = HandClassifier(**params)
     start = time.perf_counter()
-    if family in BASELINES:
-        score = fit_minirocket(splits.train.X, splits.train.y, params["n_kernels"], seed)
-        best_epoch = epochs = None
-    else:
-        params = dict(params, seed=seed, device="cpu")
-        if params["model"] != "svm":
-            params["threads"] = 1
-            if quick:
-                params["epochs"] = QUICK_EPOCHS[family]
-        clf = HandClassifier(**params)
-        clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y)
-        score, best_epoch, epochs = clf.decision_function, clf.best_epoch_, params.get("epochs")
+    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y)
     seconds = time.perf_counter() - start
-    metrics = {}
-    for name in ("dev", "test"):
-        part = getattr(splits, name)
-        p_left = 1 / (1 + np.exp(-np.clip(score(part.X), -60, 60)))
-        metrics[name] = evaluate_windows(p_left, part.y, part.recording, splits.config.seconds)
-        if family in BASELINES:
-            metrics[name]["loss"] = None  # ridge scores are not probabilities
+    metrics = {
+        name: evaluate_windows(clf.predict_proba(part.X)[:, 1], part.y, part.recording,
+                               splits.config.seconds)
+        for name, part in (("dev", splits.dev), ("test", splits.test))
+    }
     return {
         "train_seconds": round(seconds, 2),
         "train_windows": len(splits.train),
         "test_windows": len(splits.test),
-        "best_epoch": best_epoch,
-        "epochs": epochs,
+        "best_epoch": clf.best_epoch_,
+        "epochs": params.get("epochs"),
         "dev_accuracy": metrics["dev"]["accuracy"],
         "test": {k: metrics["test"][k]
                  for k in ("accuracy", "loss", "roc_auc", "decision_accuracy")},
@@ -265,7 +220,7 @@ def benchmark(
     results: dict[tuple[str, int, str], list[dict]] = {}
     for task, window, fold, split_fn in plan:
         for family in families:
-            _, stride_frac = ALL_FAMILIES[family]
+            _, stride_frac = FAMILIES[family]
             stride = max(1, int(window * stride_frac)) if stride_frac else None
             key = f"{task}|{window}|{family}|{fold}|quick={quick}|seed={seed}"
             if key in done:
@@ -287,7 +242,7 @@ def benchmark(
         rows.append({
             "task": task, "window": window, "family": family,
             "split": "chrono" if task == "touchpad" else "session (rotated)",
-            "params": ALL_FAMILIES[family][0] | ({"epochs": QUICK_EPOCHS[family]}
+            "params": FAMILIES[family][0] | ({"epochs": QUICK_EPOCHS[family]}
                                              if quick and family in QUICK_EPOCHS else {}),
             "stride": folds_[0]["stride"],
             "folds": folds_,
@@ -402,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="touchpad,mouse")
     ap.add_argument("--windows", default="200,800", help="mouse window lengths")
     ap.add_argument("--families", default=None,
-                    help=f"comma-separated, of {', '.join(ALL_FAMILIES)} (default: all; "
-                    "minirocket only where aeon is installed: pip install -e .[bench])")
+                    help=f"comma-separated, of {', '.join(FAMILIES)} (default: all; "
+                    "rocket only where aeon is installed: pip install -e .[rocket])")
     ap.add_argument("--folds", type=int, default=None, help="first N mouse folds (default all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=None, help="JSON-lines file to resume from")
@@ -415,17 +370,17 @@ def main(argv: list[str] | None = None) -> int:
     _threads()
     notes = []
     if args.families is None:
-        families = list(ALL_FAMILIES)
+        families = list(FAMILIES)
         if not have_aeon():
-            families.remove("minirocket")
-            notes.append("minirocket skipped: aeon is not installed (pip install -e .[bench])")
+            families.remove("rocket")
+            notes.append("rocket skipped: aeon is not installed (pip install -e .[rocket])")
     else:
         families = [f for f in args.families.split(",") if f]
-    unknown = set(families) - set(ALL_FAMILIES)
+    unknown = set(families) - set(FAMILIES)
     if unknown:
-        ap.error(f"unknown families {sorted(unknown)} (known: {', '.join(ALL_FAMILIES)})")
-    if "minirocket" in families and not have_aeon():
-        ap.error("minirocket needs aeon: pip install -e .[bench]")
+        ap.error(f"unknown families {sorted(unknown)} (known: {', '.join(FAMILIES)})")
+    if "rocket" in families and not have_aeon():
+        ap.error("rocket needs aeon: pip install -e .[rocket]")
     n_folds = args.folds or (2 if args.quick else None)
     log = None if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     started = time.time()
@@ -442,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             "test split scored once per fold; dev used only for checkpoint selection",
             "mouse fold k: test = session pair k, dev = pair k+1, train = the other 4 pairs",
             "lstm: 10 epochs at lr 1e-3 (DeepMouse trained 100-300 at 1e-4), to fit the CPU budget",
-            "minirocket: aeon MiniRocket (10k features) + ridge on dx, dy and path; no loss",
+            "rocket: aeon MiniRocket (10k features) on dx, dy and path + ridge + Platt sigmoid",
             *notes,
         ],
         "results": results,

@@ -28,9 +28,9 @@ Variants (everything else as the default ``HandClassifier()``, window 200, train
 - ``mirror-swap-30`` / ``mirror-swap-all``: add mirrored copies (x → −x) of 30% / all of the
   training windows *with the other hand's label* — if the two hands moved as mirror images,
   this would double the data and force the model onto handedness-of-curvature cues.
-- ``minirocket-average``: the benchmark's MiniRocket baseline (aeon) and the default network,
-  each score divided by its spread on training windows, summed; with ``--window 800`` on 8-s
-  windows.
+- ``minirocket-average``: the ``rocket`` family (MiniRocket + ridge, as in the benchmark) and the
+  default network, each log-odds divided by its spread on training windows, summed; with
+  ``--window 800`` on 8-s windows.
 - ``hidden-64``: 64 channels per conv block instead of 32, 15 epochs instead of 10.
 - ``aggregators``: the decision after 10 s from the default's dev log-odds with other ways
   of combining windows (clipped log-odds, tanh, majority vote, mean probability).
@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from accuracy import DATA, fit_minirocket, mouse_folds  # noqa: E402
+from accuracy import DATA, mouse_folds  # noqa: E402
 
 import deepmouse.train as train_module  # noqa: E402
 from deepmouse.classifier import HandClassifier  # noqa: E402
@@ -214,10 +214,10 @@ def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
         train, dev = s.train, s.dev
         net = HandClassifier(device="cpu").fit(train.X, train.y, dev.X, dev.y)
         quarter = splits_for(window, stride=window // 4).train  # the benchmark's MiniRocket stride
-        rocket = fit_minirocket(quarter.X, quarter.y, 10_000, 0)
+        rocket = HandClassifier(model="rocket", seed=0).fit(quarter.X, quarter.y)
         reference = quarter.X[::3]
         z_net = net.decision_function(dev.X) / net.decision_function(reference).std()
-        z_rocket = rocket(dev.X) / rocket(reference).std()
+        z_rocket = rocket.decision_function(dev.X) / rocket.decision_function(reference).std()
         out = {name: scores(z, dev, window) for name, z in
                (("network", z_net), ("minirocket", z_rocket), ("average", z_net + z_rocket))}
     elif variant.startswith("mirror-swap"):

@@ -5,8 +5,9 @@
 constants (``scale_``) from the ``X`` given to :meth:`HandClassifier.fit`, so it works inside
 ``sklearn.model_selection.cross_val_score`` without leaking across folds.
 
-Families: the torch networks of :mod:`deepmouse.models` (``lstm``, ``gru``, ``conv-gru``) and
-``svm`` — an RBF SVC on the flattened normalised window (DeepMouse iteration 05).
+Families: the torch networks of :mod:`deepmouse.models` (``stroke-cnn``, ``lstm``, ``gru``,
+``conv-gru``); ``svm`` — an RBF SVC on the flattened normalised window (DeepMouse iteration 05);
+``rocket`` — MiniRocket features + ridge (:mod:`deepmouse.rocket`, needs aeon).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from deepmouse.models import TORCH_FAMILIES, ModelConfig, build_model
 from deepmouse.train import TrainConfig, TrainResult, predict_logits, resolve_device, train_model
 from deepmouse.windows import fit_scale
 
-FAMILIES = (*TORCH_FAMILIES, "svm")
+ARRAY_FAMILIES = ("svm", "rocket")
+"""Families whose fitted state is a dict of arrays (``svm_``, ``rocket_``), not a network."""
+FAMILIES = (*TORCH_FAMILIES, *ARRAY_FAMILIES)
 DEFAULT_FAMILY = "stroke-cnn"
 """The default model: best dev accuracy on the real DeepMouse recordings (benchmarks/RESULTS.md)."""
 
@@ -37,6 +40,7 @@ FAMILY_DEFAULTS: dict[str, dict] = {
     "gru": _RECURRENT,
     "lstm": _RECURRENT,
     "svm": {},
+    "rocket": {},
 }
 """What a parameter left at ``None`` means, per family (DeepMouse's later conv-gru: 3 conv
 blocks and a GRU 64; stroke-cnn: the settings chosen on dev, see the README)."""
@@ -109,12 +113,14 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
     """Left/right hand classifier over movement windows.
 
     Parameters:
-        model: ``stroke-cnn`` (the default), ``conv-gru``, ``gru``, ``lstm`` or ``svm``.
+        model: ``stroke-cnn`` (the default), ``conv-gru``, ``gru``, ``lstm``, ``svm`` or
+            ``rocket``.
         hidden, conv_layers, conv_filters, dropout, l1, l2: network architecture
             (see :class:`deepmouse.models.ModelConfig`).
         epochs, batch_size, lr, seed, device, patience, augment, threads: training
             (see :class:`deepmouse.train.TrainConfig`).
         C, gamma: SVC parameters (``svm`` only).
+        n_kernels: MiniRocket features (``rocket`` only).
 
         ``hidden``, ``conv_layers``, ``dropout``, ``augment``, ``epochs``, ``batch_size`` and
         ``lr`` left at ``None`` take the family's default (:data:`FAMILY_DEFAULTS`);
@@ -125,6 +131,8 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         scale_: per-axis normalisation constants ``(2,)``.
         net_: the trained torch network (torch families).
         svm_: the SVC's arrays and Platt constants (``svm``, see :func:`fit_svm`).
+        rocket_: MiniRocket, ridge and Platt arrays (``rocket``, see
+            :func:`deepmouse.rocket.fit_rocket`).
         history_: per-epoch history rows; best_epoch_: the kept epoch.
     """
 
@@ -147,6 +155,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         threads: int | None = 1,
         C: float = 1.0,
         gamma: str | float = "scale",
+        n_kernels: int = 10_000,
     ) -> None:
         self.model = model
         self.hidden = hidden
@@ -165,6 +174,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         self.threads = threads
         self.C = C
         self.gamma = gamma
+        self.n_kernels = n_kernels
 
     # -- configs --------------------------------------------------------------------------
     def resolved_params(self) -> dict:
@@ -187,7 +197,10 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
     def check_params(self) -> None:
         """Raise ValueError for an unknown family or bad architecture/training parameters."""
         self.resolved_params()
-        if self.model != "svm":
+        if self.model == "rocket" and self.n_kernels < 84:
+            raise ValueError(f"n_kernels must be >= 84 (MiniRocket's 84 kernels), got "
+                             f"{self.n_kernels}")
+        if self.model not in ARRAY_FAMILIES:
             self.model_config()
             self.train_config()
 
@@ -217,8 +230,13 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
             y_dev = np.asarray(y_dev, dtype=np.int64)
         else:
             X_dev = y_dev = None
-        if self.model == "svm":
-            self.svm_ = fit_svm(Xn.reshape(len(Xn), -1), y, self.C, self.gamma, self.seed)
+        if self.model in ARRAY_FAMILIES:
+            if self.model == "svm":
+                self.svm_ = fit_svm(Xn.reshape(len(Xn), -1), y, self.C, self.gamma, self.seed)
+            else:
+                from deepmouse.rocket import fit_rocket
+
+                self.rocket_ = fit_rocket(Xn, y, self.n_kernels, self.seed)
             self.history_, self.best_epoch_ = [], 0
             return self
         import torch
@@ -244,6 +262,10 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         Xn = self._normalise(X)
         if self.model == "svm":
             return svm_log_odds(self.svm_, Xn.reshape(len(Xn), -1))
+        if self.model == "rocket":
+            from deepmouse.rocket import rocket_log_odds
+
+            return rocket_log_odds(self.rocket_, Xn)
         return predict_logits(self.net_, Xn, self.device_)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -32,7 +32,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 MODEL_HELP = (
-    "Model family: stroke-cnn (the default of train), conv-gru, gru, lstm or svm."
+    "Model family: stroke-cnn (the default of train), conv-gru, gru, lstm, svm or rocket "
+    "(MiniRocket + ridge; needs deepmouse[rocket])."
 )
 
 
@@ -180,12 +181,13 @@ def run_with_progress(config, quiet: bool = False, resume: bool = False):
     """Run :func:`train_run` under a Rich progress bar (epoch, loss, dev accuracy)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from deepmouse.classifier import ARRAY_FAMILIES
     from deepmouse.pipeline import prepare_run, train_run
 
     prepared = prepare_run(config)
     show_warnings(prepared.warnings)
     clf = config.classifier()
-    total = clf.resolved_params()["epochs"] if clf.model != "svm" else 1
+    total = clf.resolved_params()["epochs"] if clf.model not in ARRAY_FAMILIES else 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Progress(

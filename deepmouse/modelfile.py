@@ -3,8 +3,9 @@
 Layout of ``model.safetensors``:
 
 - tensors: ``scale`` (the per-axis normalisation constants learned on the train split), then
-  ``net.<name>`` (torch families: the network's state dict) or ``svm.<name>`` (``svm``: support
-  vectors, dual coefficients and Platt constants);
+  ``net.<name>`` (torch families: the network's state dict), ``svm.<name>`` (``svm``: support
+  vectors, dual coefficients and Platt constants) or ``rocket.<name>`` (``rocket``: MiniRocket's
+  dilations and biases, the ridge and Platt constants);
 - metadata ``deepmouse``: a JSON object with ``format`` (``deepmouse-model``), ``format_version``,
   ``params`` (the :class:`~deepmouse.classifier.HandClassifier` parameters), ``window`` (the
   :class:`~deepmouse.windows.WindowConfig`), ``classes``, ``provenance`` (dataset checksum,
@@ -27,7 +28,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from deepmouse.classifier import HandClassifier
+from deepmouse.classifier import ARRAY_FAMILIES, HandClassifier
 from deepmouse.recordings import CLASS_NAMES, DataError
 from deepmouse.windows import WindowConfig
 
@@ -92,8 +93,9 @@ def save_model(
     """Write ``classifier`` and its preprocessing to one safetensors file, atomically."""
     path = Path(path)
     tensors: dict[str, np.ndarray] = {"scale": np.asarray(classifier.scale_, np.float64)}
-    if classifier.model == "svm":
-        tensors.update({f"svm.{k}": np.asarray(v) for k, v in classifier.svm_.items()})
+    if classifier.model in ARRAY_FAMILIES:
+        arrays = getattr(classifier, f"{classifier.model}_")
+        tensors.update({f"{classifier.model}.{k}": np.asarray(v) for k, v in arrays.items()})
     else:
         state = classifier.net_.state_dict()
         tensors.update({f"net.{k}": v.detach().cpu().numpy() for k, v in state.items()})
@@ -168,8 +170,16 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> HandModel:
         clf.scale_ = tensors["scale"]
         clf.classes_ = np.array([0, 1])
         clf.window_ = window_config.window
-        if clf.model == "svm":
-            clf.svm_ = {k[4:]: v for k, v in tensors.items() if k.startswith("svm.")}
+        if clf.model in ARRAY_FAMILIES:
+            prefix = f"{clf.model}."
+            arrays = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            if not arrays:
+                raise KeyError(f"no {clf.model} arrays")
+            setattr(clf, f"{clf.model}_", arrays)
+            if clf.model == "rocket":
+                from deepmouse.rocket import _aeon
+
+                _aeon()
         else:
             import torch
 
@@ -181,6 +191,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> HandModel:
             state = {k[4:]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("net.")}
             clf.net_.load_state_dict(state, strict=True)
             clf.net_.to(clf.device_).eval()
+    except ImportError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: inconsistent model file ({first})") from None

@@ -200,6 +200,8 @@ def suggest_params(trial, model: str) -> dict:
             "C": trial.suggest_float("C", 1e-2, 1e3, log=True),
             "gamma": trial.suggest_float("gamma", 1e-5, 1e-1, log=True),
         }
+    if model == "rocket":  # the ridge penalty is cross-validated inside the fit
+        return {"n_kernels": trial.suggest_int("n_kernels", 1_000, 20_000, log=True)}
     params = {
         "hidden": trial.suggest_int("hidden", 16, 256, log=True),
         "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),

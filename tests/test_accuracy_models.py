@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 from deepmouse.classifier import HandClassifier
 from deepmouse.modelfile import load_model, save_model
@@ -109,21 +110,70 @@ def bench():
     return module
 
 
-def test_minirocket_channels_are_moves_and_path(bench):
+def test_rocket_input_is_moves_and_path():
+    from deepmouse.rocket import rocket_input
+
     X = np.random.default_rng(0).normal(size=(3, 50, 2)).astype(np.float32)
-    channels = bench.minirocket_channels(X, np.array([2.0, 4.0]))
-    assert channels.shape == (3, 4, 50)
-    np.testing.assert_allclose(channels[:, 1], X[:, :, 1] / 4.0, rtol=1e-6)
-    np.testing.assert_allclose(channels[:, 2, -1], X[:, :, 0].sum(1) / 2.0, rtol=1e-4)
+    channels = rocket_input(X)
+    assert channels.shape == (3, 4, 50) and channels.dtype == np.float32
+    np.testing.assert_allclose(channels[:, 1], X[:, :, 1], rtol=1e-6)
+    np.testing.assert_allclose(channels[:, 2, -1], X[:, :, 0].sum(1), rtol=1e-4, atol=1e-5)
 
 
-def test_minirocket_baseline_scores_held_out_windows(bench, splits):
-    """The benchmark's MiniRocket baseline (aeon) learns the synthetic hands: scored on test."""
+@pytest.fixture(scope="module")
+def rocket_splits(tmp_path_factory):
+    """10 minutes of synthetic data: MiniRocket needs more windows than the networks' fixture."""
+    from deepmouse.synth import synthesize_dataset
+
+    data = synthesize_dataset(tmp_path_factory.mktemp("rocket") / "data", minutes=10, seed=5)
+    return make_splits(load_dataset(data), WindowConfig(window=100, stride=25), "chrono")
+
+
+def test_rocket_family_learns_and_round_trips(rocket_splits, tmp_path):
+    """MiniRocket + ridge: scored on held-out test windows, calibrated, saved without pickle."""
     pytest.importorskip("aeon")
-    row = bench.run_one("minirocket", splits, 100, quick=False, seed=0)
-    assert row["test_windows"] == len(splits.test) and row["test"]["loss"] is None
+    splits = rocket_splits
+    clf = HandClassifier(model="rocket").fit(splits.train.X, splits.train.y)
+    p_left = clf.predict_proba(splits.test.X)[:, 1]
+    assert ((p_left > 0.5) == (splits.test.y == 1)).mean() > 0.6
+    assert roc_auc_score(splits.test.y, p_left) > 0.6
+    assert 0.05 < p_left.mean() < 0.95 and np.isfinite(p_left).all()
+    path = save_model(tmp_path / "rocket.safetensors", clf, splits.config)
+    loaded = load_model(path)
+    np.testing.assert_allclose(loaded.predict_proba(splits.test.X)[:, 1], p_left, rtol=1e-6)
+    assert loaded.classifier.resolved_params()["n_kernels"] == 10_000
+
+
+def test_rocket_model_file_without_aeon_is_a_clear_error(rocket_splits, tmp_path, monkeypatch):
+    """A rocket model file on a machine without aeon: one ModelFileError naming the extra."""
+    pytest.importorskip("aeon")
+    import deepmouse.rocket
+    from deepmouse.modelfile import ModelFileError
+
+    clf = HandClassifier(model="rocket", n_kernels=200).fit(
+        rocket_splits.train.X[::5], rocket_splits.train.y[::5]
+    )
+    path = save_model(tmp_path / "rocket.safetensors", clf, rocket_splits.config)
+
+    def no_aeon():
+        raise ImportError("the rocket family needs aeon: pip install 'deepmouse[rocket]'")
+
+    monkeypatch.setattr(deepmouse.rocket, "_aeon", no_aeon)
+    with pytest.raises(ModelFileError, match=r"deepmouse\[rocket\]"):
+        load_model(path)
+
+
+def test_rocket_rejects_too_few_kernels():
+    with pytest.raises(ValueError, match="n_kernels"):
+        HandClassifier(model="rocket", n_kernels=10).check_params()
+
+
+def test_rocket_benchmark_row(bench, rocket_splits):
+    """benchmarks/accuracy.py scores the rocket baseline on the test split, with a loss."""
+    pytest.importorskip("aeon")
+    row = bench.run_one("rocket", rocket_splits, 100, quick=False, seed=0)
+    assert row["test_windows"] == len(rocket_splits.test) and row["test"]["loss"] > 0
     assert row["test"]["accuracy"] > 0.6
-    assert row["test"]["roc_auc"] > 0.6
 
 
 def test_accuracy_benchmark_table_from_fold_rows(bench):

@@ -56,11 +56,12 @@ def test_search_space_follows_the_family():
     from deepmouse.search import suggest_params
 
     fixed = optuna.trial.FixedTrial({"hidden": 32, "lr": 1e-3, "dropout": 0.1, "conv_layers": 5,
-                                     "augment": 0.2, "C": 1.0, "gamma": 0.01})
+                                     "augment": 0.2, "C": 1.0, "gamma": 0.01, "n_kernels": 5000})
     assert set(suggest_params(fixed, "stroke-cnn")) == {"hidden", "lr", "dropout", "conv_layers",
                                                          "augment"}
     assert set(suggest_params(fixed, "gru")) == {"hidden", "lr", "dropout"}
     assert set(suggest_params(fixed, "svm")) == {"C", "gamma"}
+    assert set(suggest_params(fixed, "rocket")) == {"n_kernels"}
 
 
 def test_without_a_model_the_search_uses_the_default_family(synth_dataset):
