@@ -204,6 +204,24 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
             self.model_config()
             self.train_config()
 
+    def min_window(self) -> int:
+        """The shortest window this model can take: ``conv-gru`` halves it per conv block,
+        MiniRocket's kernels span 9 steps."""
+        params = self.resolved_params()
+        if self.model == "conv-gru":
+            return max(2, 2 ** params["conv_layers"])
+        if self.model == "rocket":
+            return 9
+        return 2
+
+    def check_window(self, window: int) -> None:
+        """Raise ValueError if windows of ``window`` steps are too short for this model."""
+        shortest = self.min_window()
+        if window < shortest:
+            raise ValueError(
+                f"the {self.model} model needs windows of at least {shortest} steps, got {window}"
+            )
+
     # -- estimator contract ---------------------------------------------------------------
     def fit(
         self,
@@ -221,6 +239,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         """
         self.check_params()
         X, y = check_windows(X, y)
+        self.check_window(X.shape[1])
         self.scale_ = fit_scale(X)
         self.classes_ = np.array([0, 1])
         self.window_ = X.shape[1]

@@ -121,7 +121,9 @@ def prepare_run(config: RunConfig) -> PreparedRun:
         DataError: bad dataset (see :mod:`deepmouse.recordings`, :mod:`deepmouse.windows`).
         ValueError: bad parameters.
     """
-    config.classifier().check_params()
+    classifier = config.classifier()
+    classifier.check_params()
+    classifier.check_window(config.window_config().window)
     dataset = load_dataset(config.dataset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -152,12 +154,18 @@ def train_run(
     clf = config.classifier()
 
     out = Path(config.out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT_FILE
     if not resume:
         checkpoint.unlink(missing_ok=True)
     start = time.perf_counter()
-    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch, checkpoint)
+    try:
+        clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch, checkpoint)
+    except BaseException:
+        if created and not any(out.iterdir()):  # nothing to resume from: leave no empty folder
+            out.rmdir()
+        raise
     train_seconds = time.perf_counter() - start
 
     seconds = window_config.seconds

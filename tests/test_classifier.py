@@ -95,3 +95,11 @@ def test_predict_refuses_other_window_length(splits):
     clf = HandClassifier(**TINY).fit(splits.train.X, splits.train.y)
     with pytest.raises(ValueError, match="expects windows of 200 steps"):
         clf.predict_proba(np.zeros((2, 100, 2)))
+
+
+def test_windows_too_short_for_the_architecture_are_refused():
+    X = np.random.default_rng(0).normal(size=(8, 4, 2)).astype(np.float32)
+    y = np.repeat([0, 1], 4)
+    with pytest.raises(ValueError, match="at least 8 steps"):
+        HandClassifier(model="conv-gru", epochs=1).fit(X, y)
+    HandClassifier(model="conv-gru", conv_layers=2, hidden=4, epochs=1, device="cpu").fit(X, y)

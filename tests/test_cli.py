@@ -106,3 +106,14 @@ def test_download_from_mirror_and_unknown_name(tmp_path, shared_data):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "tp" / "left" / "left.txt").is_file()
     assert_clean_error(deepmouse("data", "download", "nope", env=env), "nope")
+
+
+def test_a_window_too_short_for_the_model_is_one_line(synth_dataset, tmp_path):
+    """conv-gru halves the window 3 times, MiniRocket's kernels span 9 steps: refused up front."""
+    for model, window, fragment in (("conv-gru", "4", "at least 8 steps"),
+                                    ("rocket", "5", "at least 9 steps")):
+        out = tmp_path / model
+        result = deepmouse("train", synth_dataset, "--model", model, "--window", window,
+                           "--epochs", "1", "--out", out)
+        assert_clean_error(result, fragment)
+        assert not out.exists()
