@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import load_benchmark
 from sklearn.metrics import roc_auc_score
 
 from deepmouse.classifier import HandClassifier
@@ -100,14 +101,7 @@ def test_default_run_is_stroke_cnn_on_overlapping_windows():
 @pytest.fixture(scope="module")
 def bench():
     """benchmarks/accuracy.py as a module."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy.py"
-    spec = importlib.util.spec_from_file_location("bench_accuracy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("accuracy")
 
 
 def test_rocket_input_is_moves_and_path():

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from conftest import load_benchmark
 
 from deepmouse.evaluate import decision_accuracy
 
 
 @pytest.fixture(scope="module")
 def dev_exp():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dev_experiments.py"
-    spec = importlib.util.spec_from_file_location("dev_experiments", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("dev_experiments")
 
 
 def _arc(n: int = 200, turns: float = 3.0) -> torch.Tensor:
