@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deepmouse.classifier import HandClassifier  # noqa: E402
+from deepmouse.classifier import ARRAY_FAMILIES, HandClassifier  # noqa: E402
 from deepmouse.evaluate import evaluate_windows  # noqa: E402
 from deepmouse.recordings import load_dataset  # noqa: E402
 from deepmouse.windows import WindowConfig, all_windows, make_splits  # noqa: E402
@@ -120,7 +120,7 @@ def run_one(family: str, splits, window: int, quick: bool, seed: int) -> dict:
     """Train ``family`` on ``splits.train`` (dev for checkpointing) and score ``splits.test``."""
     params, _ = FAMILIES[family]
     params = dict(params, seed=seed, device="cpu")
-    if params["model"] not in ("svm", "rocket"):
+    if params["model"] not in ARRAY_FAMILIES:
         params["threads"] = 1
         if quick:
             params["epochs"] = QUICK_EPOCHS[family]

@@ -195,7 +195,7 @@ def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
         return make_splits(dataset, config, "session", test_recordings=fold[0],
                            dev_recordings=fold[1])
 
-    s = splits_for(200)
+    s = splits_for(window)
     train, dev = s.train, s.dev
     out: dict = {}
     if variant in ("default", "aggregators", "time-warp", "hidden-64"):
@@ -210,8 +210,6 @@ def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
             out["decision_10s"] = {n: decision_by(z, dev.y, dev.recording, 5, f)
                                    for n, f in AGGREGATORS.items()}
     elif variant == "minirocket-average":
-        s = splits_for(window)
-        train, dev = s.train, s.dev
         net = HandClassifier(device="cpu").fit(train.X, train.y, dev.X, dev.y)
         quarter = splits_for(window, stride=window // 4).train  # the benchmark's MiniRocket stride
         rocket = HandClassifier(model="rocket", seed=0).fit(quarter.X, quarter.y)
@@ -263,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="touchpad,mouse")
     ap.add_argument("--folds", type=int, default=3, help="first N mouse folds")
     ap.add_argument("--window", type=int, default=200,
-                    help="window for minirocket-average (the touchpad is only run at 200)")
+                    help="window in steps (the touchpad only runs at 200; segments fixes its own)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     plan = []

@@ -211,7 +211,9 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         if self.model == "conv-gru":
             return max(2, 2 ** params["conv_layers"])
         if self.model == "rocket":
-            return 9
+            from deepmouse.rocket import MIN_WINDOW
+
+            return MIN_WINDOW
         return 2
 
     def check_window(self, window: int) -> None:

@@ -26,6 +26,8 @@ PARAMETER_NAMES = (
     "channels_per_combination", "channel_indices", "dilations", "features_per_dilation", "biases",
 )
 RIDGE_ALPHAS = np.logspace(-3, 3, 10)
+MIN_WINDOW = 9
+"""MiniRocket's kernels span 9 steps: the shortest window it takes."""
 
 
 def _aeon():
@@ -59,15 +61,14 @@ def rocket_features(rocket: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
 
 
 def fit_rocket(X: np.ndarray, y: np.ndarray, n_kernels: int, seed: int) -> dict[str, np.ndarray]:
-    """Fit MiniRocket, the ridge and the Platt sigmoid on normalised windows ``(n, window, 2)``.
+    """Fit MiniRocket, the ridge and the Platt sigmoid on normalised windows ``(n, window, 2)``,
+    ``window >= MIN_WINDOW`` (checked by :meth:`HandClassifier.check_window`).
 
     Returns the arrays listed in the module docstring.
     """
     from sklearn.linear_model import LogisticRegression, RidgeClassifier, RidgeClassifierCV
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    if X.shape[1] < 9:
-        raise ValueError(f"the rocket family needs windows of at least 9 steps, got {X.shape[1]}")
     minirocket = _aeon()
     transform = minirocket.MiniRocket(n_kernels=n_kernels, random_state=seed)
     transform.fit(rocket_input(X))
