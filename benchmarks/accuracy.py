@@ -1,6 +1,6 @@
 """Accuracy on the real DeepMouse recordings, on honest splits, for every model family.
 
-Tasks (issue 4):
+Tasks:
 
 - ``touchpad`` — ``chrono`` split (first 70% of each recording train, next 15% dev, last 15%
   test), window 200 (2 s);
@@ -42,34 +42,30 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deepmouse.classifier import ARRAY_FAMILIES, HandClassifier  # noqa: E402
+from deepmouse.classifier import HandClassifier  # noqa: E402
 from deepmouse.evaluate import evaluate_windows  # noqa: E402
+from deepmouse.families import MissingDependencyError, get_family  # noqa: E402
 from deepmouse.recordings import load_dataset  # noqa: E402
 from deepmouse.windows import WindowConfig, all_windows, make_splits  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "deepmouse"
 HORIZONS = ("2", "5", "10", "30")
 
-# Family → (classifier parameters, training stride as a fraction of the window or None).
-# DeepMouse trained on non-overlapping windows; stroke-cnn trains on windows every window/10.
+# Family → (parameters that differ from the family's defaults, training stride as a fraction
+# of the window or None for the family's own). DeepMouse trained on non-overlapping windows.
 FAMILIES: dict[str, tuple[dict, float | None]] = {
-    "lstm": ({"model": "lstm", "hidden": 256, "lr": 1e-3, "batch_size": 32, "epochs": 10}, None),
-    "conv-gru": (
-        {"model": "conv-gru", "hidden": 64, "conv_layers": 3, "conv_filters": 32, "epochs": 30},
-        None,
-    ),
-    "svm": ({"model": "svm", "C": 1.0, "gamma": "scale"}, None),
-    "stroke-cnn": (
-        {"model": "stroke-cnn", "hidden": 32, "conv_layers": 4, "dropout": 0.3,
-         "augment": 0.25, "epochs": 10, "batch_size": 64, "lr": 3e-3},
-        0.1,
-    ),
-    # The strong generic time-series baseline of the issue: MiniRocket + ridge (aeon, the
-    # ``rocket`` extra); training windows every window/4 (at window/10 the ridge fit on ~15,000 ×
-    # 10,000 features took over 7 minutes per mouse fold on this machine).
-    "rocket": ({"model": "rocket", "n_kernels": 10_000}, 0.25),
+    "lstm": ({"hidden": 256, "lr": 1e-3, "epochs": 10}, None),
+    "conv-gru": ({}, None),
+    "svm": ({}, None),
+    "stroke-cnn": ({}, None),
+    # The strong generic time-series baseline: MiniRocket + ridge (aeon, the ``rocket`` extra);
+    # training windows every window/4 (at window/10 the ridge fit on ~15,000 × 10,000 features
+    # took over 7 minutes per mouse fold on this machine).
+    "rocket": ({}, 0.25),
 }
 QUICK_EPOCHS = {"lstm": 3, "conv-gru": 10, "stroke-cnn": 5}
+CPU_ONE_THREAD = {"device": "cpu", "threads": 1}
+"""Where a family takes them: train on the CPU, on one thread (comparable timings)."""
 
 
 # What DeepMouse reported (blog iterations): dev-set figures, best epoch, windows shuffled at
@@ -88,10 +84,13 @@ DEEPMOUSE_REPORTED = [
 ]
 
 
-def have_aeon() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("aeon") is not None
+def available(family: str) -> bool:
+    """Whether ``family``'s optional packages are installed."""
+    try:
+        get_family(family).check_available()
+    except MissingDependencyError:
+        return False
+    return True
 
 
 def _threads() -> None:
@@ -118,13 +117,12 @@ def mouse_folds(dataset) -> list[tuple[list[int], list[int], str]]:
 
 def run_one(family: str, splits, window: int, quick: bool, seed: int) -> dict:
     """Train ``family`` on ``splits.train`` (dev for checkpointing) and score ``splits.test``."""
-    params, _ = FAMILIES[family]
-    params = dict(params, seed=seed, device="cpu")
-    if params["model"] not in ARRAY_FAMILIES:
-        params["threads"] = 1
-        if quick:
-            params["epochs"] = QUICK_EPOCHS[family]
-    clf = HandClassifier(**params)
+    overrides, _ = FAMILIES[family]
+    taken = get_family(family).parameters()
+    params = overrides | {k: v for k, v in CPU_ONE_THREAD.items() if k in taken} | {"seed": seed}
+    if quick and family in QUICK_EPOCHS:
+        params["epochs"] = QUICK_EPOCHS[family]
+    clf = HandClassifier(family, **params)
     start = time.perf_counter()
     clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y)
     seconds = time.perf_counter() - start
@@ -138,7 +136,7 @@ def run_one(family: str, splits, window: int, quick: bool, seed: int) -> dict:
         "train_windows": len(splits.train),
         "test_windows": len(splits.test),
         "best_epoch": clf.best_epoch_,
-        "epochs": params.get("epochs"),
+        "epochs": clf.resolved_params().get("epochs"),
         "dev_accuracy": metrics["dev"]["accuracy"],
         "test": {k: metrics["test"][k]
                  for k in ("accuracy", "loss", "roc_auc", "decision_accuracy")},
@@ -226,7 +224,9 @@ def benchmark(
             if key in done:
                 row = done[key]
             else:
-                splits = split_fn(WindowConfig(window=window, stride=stride))
+                config = HandClassifier(family).window_config(window=window, stride=stride)
+                stride = config.stride
+                splits = split_fn(config)
                 row = {"key": key, "task": task, "window": window, "family": family,
                        "fold": fold, "stride": stride,
                        **run_one(family, splits, window, quick, seed)}
@@ -242,8 +242,8 @@ def benchmark(
         rows.append({
             "task": task, "window": window, "family": family,
             "split": "chrono" if task == "touchpad" else "session (rotated)",
-            "params": FAMILIES[family][0] | ({"epochs": QUICK_EPOCHS[family]}
-                                             if quick and family in QUICK_EPOCHS else {}),
+            "params": HandClassifier(family, **FAMILIES[family][0]).resolved_params()
+            | ({"epochs": QUICK_EPOCHS[family]} if quick and family in QUICK_EPOCHS else {}),
             "stride": folds_[0]["stride"],
             "folds": folds_,
             "summary": summarise(folds_),
@@ -263,7 +263,7 @@ def train_all_mouse(seed: int, out: Path | None = None) -> dict:
     wc = config.window_config()
     ds = load_dataset(config.dataset)
     windows = all_windows(ds, WindowConfig(wc.window, wc.rate, wc.window, wc.idle_threshold))
-    train = all_windows(ds, wc) if wc.stride is None else _strided(ds, wc)
+    train = _strided(ds, wc)
     clf = config.classifier()
     start = time.perf_counter()
     clf.fit(train.X, train.y)
@@ -370,17 +370,17 @@ def main(argv: list[str] | None = None) -> int:
     _threads()
     notes = []
     if args.families is None:
-        families = list(FAMILIES)
-        if not have_aeon():
-            families.remove("rocket")
-            notes.append("rocket skipped: aeon is not installed (pip install -e .[rocket])")
+        families = [f for f in FAMILIES if available(f)]
+        notes += [f"{f} skipped: needs deepmouse[{get_family(f).extra}]"
+                  for f in FAMILIES if f not in families]
     else:
         families = [f for f in args.families.split(",") if f]
     unknown = set(families) - set(FAMILIES)
     if unknown:
         ap.error(f"unknown families {sorted(unknown)} (known: {', '.join(FAMILIES)})")
-    if "rocket" in families and not have_aeon():
-        ap.error("rocket needs aeon: pip install -e .[rocket]")
+    for f in families:
+        if not available(f):
+            ap.error(f"{f} needs deepmouse[{get_family(f).extra}]")
     n_folds = args.folds or (2 if args.quick else None)
     log = None if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     started = time.time()

@@ -1,4 +1,4 @@
-"""Dev-only experiments behind the "not adopted" rows of benchmarks/RESULTS.md (issue 4).
+"""Dev-only experiments behind the "not adopted" rows of benchmarks/RESULTS.md.
 
 Every variant trains on the benchmark's training windows and is scored on **dev** windows only
 (touchpad: the chrono dev block; mouse: the dev session pair of the first ``--folds`` rotated
@@ -119,7 +119,7 @@ def cosine_ema(Xtr, ytr, Xdv, ydv, epochs: int = 10, seed: int = 0) -> dict:
     """The default network trained with cosine LR decay; last-epoch and EMA dev accuracy."""
     clf = HandClassifier(device="cpu")
     torch.manual_seed(seed)
-    net = build_model(clf.model_config())
+    net = build_model(clf.family_object().model_config(clf.resolved_params()))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(seed)
     X, y = torch.as_tensor(Xtr), torch.as_tensor(ytr, dtype=torch.float32)
@@ -212,7 +212,7 @@ def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
     elif variant == "minirocket-average":
         net = HandClassifier(device="cpu").fit(train.X, train.y, dev.X, dev.y)
         quarter = splits_for(window, stride=window // 4).train  # the benchmark's MiniRocket stride
-        rocket = HandClassifier(model="rocket", seed=0).fit(quarter.X, quarter.y)
+        rocket = HandClassifier("rocket", seed=0).fit(quarter.X, quarter.y)
         reference = quarter.X[::3]
         z_net = net.decision_function(dev.X) / net.decision_function(reference).std()
         z_rocket = rocket.decision_function(dev.X) / rocket.decision_function(reference).std()

@@ -46,8 +46,9 @@ def default_model(folder: Path, family: str = "default") -> Path:
     data = synthesize_dataset(folder / "data", minutes=4, seed=0)
     config = WindowConfig()
     splits = make_splits(load_dataset(data), config)
-    params = {} if family == "default" else {"model": family}
-    clf = HandClassifier(**params | {"epochs": 1, "device": "cpu", "seed": 0, "threads": 1})
+    clf = HandClassifier() if family == "default" else HandClassifier(family)
+    quick = {"epochs": 1, "device": "cpu", "threads": 1}  # where the family takes them
+    clf.set_params(seed=0, **{k: v for k, v in quick.items() if k in clf.get_params()})
     clf.fit(splits.train.X, splits.train.y)
     return save_model(folder / "model.safetensors", clf, config)
 
@@ -199,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "live_latency",
         "model": str(args.model) if args.model else f"{args.family} architecture",
-        "params": {k: v for k, v in model.classifier.get_params().items()
-                   if k in ("model", "hidden", "conv_layers", "conv_filters")},
+        "params": model.classifier.resolved_params() | {"family": model.classifier.family},
         "window": cfg.window,
         "rate": cfg.rate,
         "hop_s": predictor.hop,

@@ -1,16 +1,16 @@
 """deepmouse: tell which hand moves the touchpad or mouse from the cursor's position over time.
 
-The data flow, one module per stage::
+The data flow, one module per stage (docs/architecture.md)::
 
-    recordings (CSV) -> windows -> classifier / models + train -> modelfile -> evaluate / live
+    recordings (CSV) -> windows -> classifier + families -> modelfile -> evaluate / live
 
 Quick start from Python::
 
-    from deepmouse import load_dataset, WindowConfig, make_splits, HandClassifier
+    from deepmouse import load_dataset, make_splits, HandClassifier
     data = load_dataset("data/synth")
-    splits = make_splits(data, WindowConfig(window=200), method="chrono")
-    clf = HandClassifier(model="conv-gru").fit(splits.train.X, splits.train.y,
-                                                 splits.dev.X, splits.dev.y)
+    clf = HandClassifier()                       # the default model of `deepmouse train`
+    splits = make_splits(data, clf.window_config(), method="chrono")
+    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y)
     clf.predict_proba(splits.test.X)   # (n_windows, 2): P(right), P(left)
 """
 
@@ -26,6 +26,10 @@ _EXPORTS = {
     "WindowConfig": "deepmouse.windows",
     "make_splits": "deepmouse.windows",
     "HandClassifier": "deepmouse.classifier",
+    "FAMILIES": "deepmouse.families",
+    "Family": "deepmouse.families",
+    "FamilyState": "deepmouse.families",
+    "register": "deepmouse.families",
     "HandModel": "deepmouse.modelfile",
     "load_model": "deepmouse.modelfile",
     "save_model": "deepmouse.modelfile",

@@ -1,58 +1,75 @@
 """The command line: parses arguments and calls the library, nothing else.
 
-Errors in the user's input (bad files, bad options) print one line on stderr and exit with
-status 2, never a traceback.
+Errors in the user's input (bad files, bad options, a missing optional package) print one line
+on stderr and exit with status 2, never a traceback. Options left out fall through to the
+library's defaults, so every default lives in one place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from deepmouse.recordings import DataError
+from deepmouse.families import DEFAULT_FAMILY, FAMILIES, MissingDependencyError
+from deepmouse.recordings import DEFAULT_RATE
+from deepmouse.windows import DEFAULT_IDLE_THRESHOLD, DEFAULT_WINDOW, SPLIT_FRACTIONS, SPLITS
 
 app = typer.Typer(
     help="deepmouse: tell which hand moves the touchpad or mouse from the cursor's position.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
-data_app = typer.Typer(help="Make, download and inspect datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="Make, download and inspect datasets.", no_args_is_help=True,
+                       rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
 
-MODEL_HELP = (
-    "Model family: stroke-cnn (the default of train), conv-gru, gru, lstm, svm or rocket "
-    "(MiniRocket + ridge; needs deepmouse[rocket])."
-)
+
+def _family_help() -> str:
+    names = ", ".join(
+        f"{name} (needs deepmouse[{family.extra}])" if family.extra else name
+        for name, family in FAMILIES.items()
+    )
+    return f"Model family: {names}. Default: {DEFAULT_FAMILY}."
+
+
+MODEL_HELP = _family_help()
+PARAM_HELP = ("Any parameter of the family as NAME=VALUE, repeatable (e.g. --param C=10 "
+              "--param gamma=0.01); the flags above are shortcuts for the common ones.")
 
 
 def fail(message: str) -> typer.Exit:
-    """Print one error line on stderr; return the exit-2 exception to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one error line on stderr (markup escaped, whitespace folded); return Exit(2)."""
+    err_console.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", soft_wrap=True)
     return typer.Exit(2)
 
 
-def user_errors(func):
-    """Turn bad input (DataError, ValueError, OSError) into one line on stderr and exit 2."""
+def user_errors(func: Callable) -> Callable:
+    """Turn bad input into one line on stderr and exit status 2: DataError, ValueError,
+    OSError (unreadable or unwritable paths) and a missing optional package."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (DataError, ValueError, FileNotFoundError, NotADirectoryError) as exc:
+        except (ValueError, OSError, MissingDependencyError) as exc:
             text = str(exc).strip()
-            raise fail(text.splitlines()[0] if text else repr(exc)) from None
+            raise fail(text.splitlines()[0] if text else type(exc).__name__) from None
         except KeyboardInterrupt:
             raise fail("interrupted") from None
 
@@ -61,7 +78,24 @@ def user_errors(func):
 
 def show_warnings(messages: list[str]) -> None:
     for message in messages:
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
+
+def given(**options) -> dict:
+    """The options the user gave (``None`` means "not given": the library's default)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def parse_params(items: list[str] | None) -> dict:
+    """``["C=10", "gamma=scale"]`` → ``{"C": 10, "gamma": "scale"}`` (numbers parsed)."""
+    from deepmouse.search import parse_grid
+
+    params = {}
+    for name, values in parse_grid(items or []).items():
+        if len(values) != 1:
+            raise ValueError(f"--param {name}: expected one value, got {len(values)}")
+        params[name] = values[0]
+    return params
 
 
 def metrics_table(title: str, rows: dict[str, dict]) -> Table:
@@ -83,6 +117,19 @@ def metrics_table(title: str, rows: dict[str, dict]) -> Table:
     return table
 
 
+# --- options shared by several commands ----------------------------------------------------
+DatasetArg = Annotated[Path, typer.Argument(help="Dataset folder with left/ and right/.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help=MODEL_HELP)]
+EpochsOpt = Annotated[int | None, typer.Option(help="Training epochs (network families).")]
+WindowOpt = Annotated[
+    int | None, typer.Option(help=f"Window length in steps (default {DEFAULT_WINDOW}).")
+]
+SplitOpt = Annotated[
+    str | None, typer.Option(help=f"{', '.join(SPLITS)} (default {SPLITS[0]}).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
 # --- data -----------------------------------------------------------------------------------
 @data_app.command("synth")
 @user_errors
@@ -96,7 +143,7 @@ def data_synth(
     from deepmouse.synth import synthesize_dataset
 
     path = synthesize_dataset(dest, minutes=minutes, seed=seed, sessions=sessions)
-    console.print(f"synthetic dataset written to [bold]{path}[/]")
+    console.print(f"synthetic dataset written to [bold]{escape(str(path))}[/]")
 
 
 @data_app.command("download")
@@ -110,65 +157,196 @@ def data_download(
     from deepmouse.download import download_dataset
 
     path = download_dataset(name, dest)
-    console.print(f"{name}: [bold]{path}[/]")
+    console.print(f"{escape(name)}: [bold]{escape(str(path))}[/]")
+
+
+@data_app.command("inspect")
+@user_errors
+def data_inspect(
+    dataset: Annotated[Path, typer.Argument(
+        help="Dataset folder with left/ and right/ (one may be missing).")],
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for the PNG figures (default: DATASET/inspect).")] = None,
+    window: WindowOpt = None,
+    rate: Annotated[float | None, typer.Option(
+        help=f"Resampling rate in Hz (default {DEFAULT_RATE:g}).")] = None,
+    idle_threshold: Annotated[float | None, typer.Option(
+        help="Minimum per-axis movement std (px/step) of an active window "
+             f"(default {DEFAULT_IDLE_THRESHOLD:g}).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Summarise a dataset and draw its figures.
+
+    Per class: recordings, minutes, active fraction, windows per split (chrono). Figures:
+    sampling-interval stability over time, one example window, and the movement-amplitude
+    histogram before and after idle filtering and normalisation.
+    """
+    from deepmouse import inspect_data
+    from deepmouse.windows import WindowConfig
+
+    config = WindowConfig(**given(window=window, rate=rate, idle_threshold=idle_threshold))
+    report = inspect_data.inspect_dataset(dataset, config=config, out=out)
+    if as_json:
+        print(json.dumps(report.to_dict()))
+    else:
+        inspect_data.print_report(report)
+
+
+# --- record / live --------------------------------------------------------------------------
+@contextlib.contextmanager
+def _record_progress(
+    seconds: float | None, enabled: bool
+) -> Iterator[Callable[[float, float, float], None] | None]:
+    """A transient progress line (elapsed time, samples) on a terminal; else nothing.
+
+    Yields the ``on_sample`` callback for :func:`deepmouse.record.record`: it only updates a
+    counter; Rich redraws twice a second from its own thread.
+    """
+    if not enabled or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("recording"), TimeElapsedColumn(), TextColumn("{task.fields[n]} samples")]
+    if seconds:
+        columns.insert(1, BarColumn())
+    with Progress(*columns, console=err_console, transient=True,
+                  refresh_per_second=2) as progress:
+        task_id = progress.add_task("record", total=seconds, n=0)
+        task = next(t for t in progress.tasks if t.id == task_id)
+
+        def on_sample(t: float, x: float, y: float) -> None:
+            task.fields["n"] += 1  # plain attribute writes: no lock, no redraw here
+            task.completed = t
+
+        yield on_sample
+
+
+@app.command()
+@user_errors
+def record(
+    dataset: Annotated[Path, typer.Argument(
+        help="Dataset folder; the file goes into DATASET/<hand>/<UTC time>.csv.")],
+    hand: Annotated[str, typer.Option(help="Which hand moves the pointer: left or right.")],
+    seconds: Annotated[float | None, typer.Option(
+        help="Stop after this many seconds (default: until Ctrl-C).")] = None,
+    rate: Annotated[float | None, typer.Option(
+        help=f"Polling rate in Hz (default {DEFAULT_RATE:g}).")] = None,
+    device: Annotated[str | None, typer.Option(
+        help="touchpad or mouse; noted in DATASET/dataset.json.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the summary as one JSON object.")] = False,
+) -> None:
+    """Record the cursor position of one hand into a dataset.
+
+    Polls the pointer at a fixed rate on a monotonic clock and writes t,x,y lines (t seconds
+    since start, x,y screen pixels). Data reach the disk at least every second; Ctrl-C or
+    SIGTERM end with a complete file and a summary (samples, achieved rate, interval
+    mean/std/p99, delay spikes). Never overwrites a file.
+    """
+    from deepmouse.pointer import pointer
+    from deepmouse.record import check_arguments
+    from deepmouse.record import record as record_pointer
+
+    options = given(seconds=seconds, rate=rate, device=device)
+    check_arguments(dataset, hand, **options)
+    position = pointer()
+    if not as_json:
+        limit = f"for {seconds:g} s" if seconds else "until Ctrl-C"
+        err_console.print(f"recording the {hand} hand at {rate or DEFAULT_RATE:g} Hz {limit}...")
+    with _record_progress(seconds, enabled=not as_json) as on_sample:
+        summary = record_pointer(dataset, hand, position=position, on_sample=on_sample,
+                                 **options)
+    if as_json:
+        print(json.dumps(summary.to_dict()))
+        return
+    for line in summary.lines():
+        print(line)
+    if summary.samples < 2:
+        show_warnings(["fewer than 2 samples: the file will not load"])
+
+
+@app.command()
+@user_errors
+def live(
+    model: Annotated[Path, typer.Argument(
+        help="Model file (model.safetensors) or a run folder holding one.")],
+    seconds: Annotated[float | None, typer.Option(
+        help="Stop after this many seconds (default: until Ctrl-C or, with --replay, the end "
+             "of the file).")] = None,
+    replay: Annotated[Path | None, typer.Option(
+        help="Drive the predictor from this recording instead of the live cursor.")] = None,
+    speed: Annotated[float, typer.Option(
+        help="Replay speed: 1 = real time, 10 = ten times faster, 0 = as fast as "
+             "possible.")] = 1.0,
+    hop: Annotated[float, typer.Option(help="Seconds between updates.")] = 0.5,
+    json_lines: Annotated[bool, typer.Option(
+        "--json-lines", help="Print one JSON object per update instead of the live "
+                             "display.")] = False,
+) -> None:
+    """Tell live which hand moves the pointer.
+
+    Polls the cursor at the model's rate, keeps a sliding window, and every --hop seconds
+    shows the current window's P(left) (idle windows are skipped, not guessed) and the
+    decision accumulated over all active windows so far (mean log-odds), with its confidence.
+    """
+    from deepmouse.live import run_live
+
+    run_live(model, seconds=seconds, replay=replay, speed=speed, hop=hop, json_lines=json_lines)
 
 
 # --- train / evaluate -----------------------------------------------------------------------
 @app.command()
 @user_errors
 def train(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder with left/ and right/.")],
-    out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/latest"),
-    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
-    window: Annotated[int, typer.Option(help="Window length in samples (200 = 2 s).")] = 200,
-    stride: Annotated[
-        int | None,
-        typer.Option(help="Step between train windows (default: window/10 for the default "
-                          "model, window for the others)."),
-    ] = None,
-    split: Annotated[str, typer.Option(help="chrono, session or random.")] = "chrono",
-    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    dataset: DatasetArg,
+    out: Annotated[Path | None, typer.Option(
+        help="Run folder to write (default runs/latest).")] = None,
+    model: ModelOpt = None,
+    window: WindowOpt = None,
+    stride: Annotated[int | None, typer.Option(
+        help="Step between train windows (default: the family's, window/10 for "
+             f"{DEFAULT_FAMILY}, window for DeepMouse's).")] = None,
+    split: SplitOpt = None,
+    epochs: EpochsOpt = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
-    hidden: Annotated[int | None, typer.Option(help="Recurrent units.")] = None,
-    conv_layers: Annotated[
-        int | None, typer.Option(help="Conv1D blocks (conv-gru 0-3, stroke-cnn 0-6).")
-    ] = None,
+    hidden: Annotated[int | None, typer.Option(
+        help="Recurrent units (stroke-cnn: conv channels).")] = None,
+    conv_layers: Annotated[int | None, typer.Option(
+        help="Conv1D blocks (conv-gru 0-3, stroke-cnn 0-6).")] = None,
     dropout: Annotated[float | None, typer.Option(help="Dropout rate.")] = None,
     l1: Annotated[float | None, typer.Option(help="L1 penalty on recurrent weights.")] = None,
     l2: Annotated[float | None, typer.Option(help="L2 penalty on recurrent weights.")] = None,
-    augment: Annotated[
-        float | None,
-        typer.Option(help="Random rotation (radians) and scale of train windows; never mirrors."),
-    ] = None,
-    patience: Annotated[
-        int | None, typer.Option(help="Early stopping: epochs without better dev loss.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads for torch (default 1: fastest for these nets).")
-    ] = None,
-    idle_threshold: Annotated[
-        float, typer.Option(help="Per-axis std (px) below which a window is idle.")
-    ] = 0.1,
-    resume: Annotated[
-        bool, typer.Option(help="Continue an interrupted run from its checkpoint in --out.")
-    ] = False,
+    augment: Annotated[float | None, typer.Option(
+        help="Random rotation (radians) and scale of train windows; never mirrors.")] = None,
+    patience: Annotated[int | None, typer.Option(
+        help="Early stopping: epochs without better dev loss.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help=PARAM_HELP)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    device: Annotated[str | None, typer.Option(
+        help="auto, cpu or cuda (network families; default auto).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads for torch (default 1: fastest for these small networks).")] = None,
+    idle_threshold: Annotated[float | None, typer.Option(
+        help="Per-axis std (px) below which a window is idle "
+             f"(default {DEFAULT_IDLE_THRESHOLD:g}).")] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Continue an interrupted run from its checkpoint in --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Train a model and write its run folder (model, history, metrics, plots)."""
     from deepmouse.pipeline import RunConfig
 
-    options = {
-        "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr, "hidden": hidden,
-        "conv_layers": conv_layers, "dropout": dropout, "l1": l1, "l2": l2, "augment": augment,
-        "patience": patience, "device": device, "threads": threads,
-    }
+    params = parse_params(param) | given(
+        family=model, epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden,
+        conv_layers=conv_layers, dropout=dropout, l1=l1, l2=l2, augment=augment,
+        patience=patience, device=device, threads=threads,
+    )
     config = RunConfig(
-        dataset=str(dataset), out=str(out), window=window, stride=stride, split=split,
-        seed=seed, idle_threshold=idle_threshold,
-        params={k: v for k, v in options.items() if v is not None},
+        dataset=str(dataset), params=params,
+        **given(out=out and str(out), window=window, stride=stride, split=split, seed=seed,
+                idle_threshold=idle_threshold),
     )
     result = run_with_progress(config, quiet=as_json, resume=resume)
     if as_json:
@@ -178,16 +356,16 @@ def train(
 
 
 def run_with_progress(config, quiet: bool = False, resume: bool = False):
-    """Run :func:`train_run` under a Rich progress bar (epoch, loss, dev accuracy)."""
+    """Run :func:`~deepmouse.pipeline.train_run` under a Rich progress bar (epoch, loss, dev
+    accuracy)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from deepmouse.classifier import ARRAY_FAMILIES
     from deepmouse.pipeline import prepare_run, train_run
 
     prepared = prepare_run(config)
     show_warnings(prepared.warnings)
     clf = config.classifier()
-    total = clf.resolved_params()["epochs"] if clf.model not in ARRAY_FAMILIES else 1
+    total = clf.family_object().progress_total(clf.resolved_params())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Progress(
@@ -203,6 +381,7 @@ def run_with_progress(config, quiet: bool = False, resume: bool = False):
                 progress.update(task, completed=row["epoch"], status=status)
 
             result = train_run(prepared, on_epoch=on_epoch, resume=resume)
+            progress.update(task, completed=total)
     shown = [w for w in caught if not issubclass(w.category, DeprecationWarning)]
     show_warnings([str(w.message) for w in shown])
     return result
@@ -210,7 +389,7 @@ def run_with_progress(config, quiet: bool = False, resume: bool = False):
 
 def show_run(result) -> None:
     table = metrics_table(
-        f"{result.classifier.model}: dev and test ({result.metrics['split']} split)",
+        f"{result.classifier.family}: dev and test ({result.metrics['split']} split)",
         {"dev": result.metrics["dev"], "test": result.metrics["test"]},
     )
     console.print(table)
@@ -223,21 +402,19 @@ def show_run(result) -> None:
     console.print(windows)
     console.print(f"training time {result.metrics['train_seconds']:.1f} s, "
                   f"kept epoch {result.metrics['best_epoch']}")
-    console.print(f"run folder: [bold]{result.out}[/]")
+    console.print(f"run folder: [bold]{escape(str(result.out))}[/]")
     for name in ("model.safetensors", "curves.png", "confusion.png"):
         if (result.out / name).exists():
-            console.print(f"  {result.out / name}")
+            console.print(f"  {escape(str(result.out / name))}")
 
 
 @app.command()
 @user_errors
 def evaluate(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model.safetensors file.")],
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder with left/ and right/.")],
-    split: Annotated[
-        str,
-        typer.Option(help="test/dev/train (the split the model was trained with) or all."),
-    ] = "test",
+    dataset: DatasetArg,
+    split: Annotated[str, typer.Option(
+        help="test/dev/train (the split the model was trained with) or all.")] = "test",
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Evaluate a model: accuracy, loss, ROC AUC, confusion, decision accuracy over time."""
@@ -260,18 +437,16 @@ def evaluate(
 @app.command()
 @user_errors
 def sweep(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder with left/ and right/.")],
-    grid: Annotated[
-        list[str],
-        typer.Option(help="NAME=V1,V2,... e.g. --grid lr=1e-2,1e-3 --grid batch_size=16,32."),
-    ],
+    dataset: DatasetArg,
+    grid: Annotated[list[str], typer.Option(
+        help="NAME=V1,V2,... e.g. --grid lr=1e-2,1e-3 --grid batch_size=16,32.")],
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds to average over.")] = "0,1,2",
-    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
-    window: Annotated[int, typer.Option(help="Window length in samples.")] = 200,
-    split: Annotated[str, typer.Option(help="chrono, session or random.")] = "chrono",
+    model: ModelOpt = None,
+    epochs: EpochsOpt = None,
+    window: WindowOpt = None,
+    split: SplitOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for sweep.csv/json/png.")] = Path("runs/sweep"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Grid sweep averaged over seeds, scored on dev (resumes an interrupted sweep)."""
     from rich.progress import Progress
@@ -281,9 +456,12 @@ def sweep(
     from deepmouse.search import sweep as run_sweep
 
     parsed = parse_grid(grid)
-    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-    params = {k: v for k, v in {"model": model, "epochs": epochs}.items() if v is not None}
-    config = prepare_run(RunConfig(dataset=str(dataset), window=window, split=split, params=params))
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds: expected comma-separated integers, got {seeds!r}") from None
+    config = prepare_run(RunConfig(dataset=str(dataset), params=given(family=model, epochs=epochs),
+                                   **given(window=window, split=split)))
     n = len(seed_list)
     for values in parsed.values():
         n *= len(values)
@@ -294,55 +472,52 @@ def sweep(
     if as_json:
         print(json.dumps(summary))
         return
-    table = Table(title=f"sweep on dev ({split} split), mean ± std over seeds")
+    table = Table(title=f"sweep on dev ({config.config.split} split), mean ± std over seeds")
     for column in ("params", "dev accuracy", "dev loss", "seeds"):
         table.add_column(column)
     for row in summary:
-        table.add_row(json.dumps(row["params"]),
+        table.add_row(escape(json.dumps(row["params"])),
                       f"{row['dev_accuracy_mean']:.3f} ± {row['dev_accuracy_std']:.3f}",
                       f"{row['dev_loss_mean']:.3f}", str(row["n_seeds"]))
     console.print(table)
-    console.print(f"results: [bold]{out}[/] (sweep.csv, sweep_history.csv, sweep.png)")
+    console.print(f"results: [bold]{escape(str(out))}[/] (sweep.csv, sweep_history.csv, "
+                  "sweep.png)")
 
 
 @app.command()
 @user_errors
 def tune(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder with left/ and right/.")],
-    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
+    dataset: DatasetArg,
+    model: ModelOpt = None,
     trials: Annotated[int, typer.Option(help="Trials this worker adds to the study.")] = 20,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs per trial.")] = None,
-    window: Annotated[int, typer.Option(help="Window length in samples.")] = 200,
-    split: Annotated[str, typer.Option(help="chrono, session or random.")] = "chrono",
-    storage: Annotated[
-        str | None,
-        typer.Option(help="Optuna storage URL (default sqlite in --out; postgresql://... "
-                          "to search with many workers)."),
-    ] = None,
-    study: Annotated[str, typer.Option(help="Study name (same name + storage continues).")] = (
-        "deepmouse"
-    ),
-    seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
-    out: Annotated[Path, typer.Option(help="Folder for tune.json (and the SQLite file).")] = Path(
-        "runs/tune"
-    ),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    epochs: EpochsOpt = None,
+    window: WindowOpt = None,
+    split: SplitOpt = None,
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna storage URL (default sqlite in --out; postgresql://... to search with "
+             "many workers).")] = None,
+    study: Annotated[str, typer.Option(
+        help="Study name (same name + storage continues).")] = "deepmouse",
+    seed: Annotated[int | None, typer.Option(help="Sampler and training seed (default 0).")] = None,
+    out: Annotated[Path, typer.Option(
+        help="Folder for tune.json (and the SQLite file).")] = Path("runs/tune"),
+    as_json: JsonOpt = False,
 ) -> None:
-    """Bayesian optimisation (Optuna TPE) of the model's size, learning rate and dropout on dev."""
+    """Bayesian optimisation (Optuna TPE) of the family's search space, scored on dev."""
     from rich.progress import Progress
 
     from deepmouse.pipeline import RunConfig, prepare_run
     from deepmouse.search import default_storage, open_study
     from deepmouse.search import tune as run_tune
 
-    params = {k: v for k, v in {"model": model, "epochs": epochs}.items() if v is not None}
-    config = RunConfig(dataset=str(dataset), window=window, split=split, seed=seed, params=params)
     if trials < 1:
         raise ValueError(f"--trials must be >= 1, got {trials}")
+    config = RunConfig(dataset=str(dataset), params=given(family=model, epochs=epochs),
+                       **given(window=window, split=split, seed=seed))
     prepared = prepare_run(config)
     storage = storage or default_storage(out)
     out.mkdir(parents=True, exist_ok=True)
-    opened = open_study(storage, study, seed)
+    opened = open_study(storage, study, config.seed)
     with Progress(console=err_console, disable=as_json) as progress:
         task = progress.add_task("tune", total=trials)
         result = run_tune(prepared, trials, out, storage=storage, study=opened,
@@ -351,14 +526,16 @@ def tune(
         print(json.dumps(result))
         return
     console.print(f"best dev accuracy {result['best_dev_accuracy']:.3f} after "
-                  f"{result['n_trials']} trials in study '{study}' ({result['storage']})")
-    console.print("best parameters: " + json.dumps(result["best_params"]))
-    flags = " ".join(f"--{k.replace('_', '-')} {v:.4g}" if isinstance(v, float)
-                     else f"--{k.replace('_', '-')} {v}" for k, v in result["best_params"].items()
-                     if k in ("hidden", "lr", "dropout", "conv_layers", "augment"))
-    console.print(f"train it: deepmouse train {dataset} --model {result['model']} {flags}")
+                  f"{result['n_trials']} trials in study '{escape(study)}' "
+                  f"({escape(result['storage'])})")
+    console.print("best parameters: " + escape(json.dumps(result["best_params"])))
+    flags = " ".join(f"--param {k}={v:.4g}" if isinstance(v, float) else f"--param {k}={v}"
+                     for k, v in result["best_params"].items())
+    console.print(escape(f"train it: deepmouse train {dataset} --model {result['family']} "
+                         f"{flags}"))
 
 
+# --- report / demo --------------------------------------------------------------------------
 @app.command()
 @user_errors
 def report(
@@ -370,10 +547,9 @@ def report(
     from deepmouse.report import build_report
 
     path = build_report(runs, out, title)
-    console.print(f"report: [bold]{path}[/]")
+    console.print(f"report: [bold]{escape(str(path))}[/]")
 
 
-# --- demo -----------------------------------------------------------------------------------
 @app.command()
 @user_errors
 def demo(
@@ -390,31 +566,16 @@ def demo(
     data_dir = out / "data"
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    console.print(f"[bold]1/3[/] synthetic dataset ({minutes:g} min, seed {seed}) → {data_dir}")
+    console.print(f"[bold]1/3[/] synthetic dataset ({minutes:g} min, seed {seed}) → "
+                  f"{escape(str(data_dir))}")
     synthesize_dataset(data_dir, minutes=minutes, seed=seed)
-    console.print("[bold]2/3[/] training the default model (chrono split: first 70% of each "
-                  "recording train, next 15% dev, last 15% test)")
+    train_share, dev_share, test_share = SPLIT_FRACTIONS
+    console.print(f"[bold]2/3[/] training the default model (chrono split: first "
+                  f"{train_share:.0%} of each recording train, next {dev_share:.0%} dev, last "
+                  f"{test_share:.0%} test)")
     result = run_with_progress(RunConfig(dataset=str(data_dir), out=str(out / "run"), seed=seed))
     console.print("[bold]3/3[/] results (test split touched once, after training)")
     show_run(result)
-
-
-def register_plugins() -> None:
-    """Commands that live in their own modules (record, live, data inspect)."""
-    import importlib
-
-    for module in ("deepmouse.record", "deepmouse.live", "deepmouse.inspect_data"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        if hasattr(mod, "register"):
-            mod.register(app, data_app)
-
-
-register_plugins()
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import platformdirs
 import pooch
 
-from deepmouse.recordings import CLASS_NAMES, RECORDING_SUFFIXES, DataError
+from deepmouse.recordings import CLASS_NAMES, DEFAULT_SCREEN, RECORDING_SUFFIXES, DataError
 
 __all__ = [
     "DATASETS",
@@ -53,8 +53,6 @@ UPSTREAM_COMMIT = "6210d83be9c19f6757f7df939ae458d0cdacf992"
 UPSTREAM_BASE_URL = (
     f"https://raw.githubusercontent.com/{UPSTREAM_REPO}/{UPSTREAM_COMMIT}/data/"
 )
-SCREEN = (1536, 864)
-"""Approximate screen size (pixels) of the DeepMouse recordings."""
 
 CACHE_ENV = "DEEPMOUSE_CACHE"
 MIRROR_ENV = "DEEPMOUSE_DATA_MIRROR"
@@ -102,7 +100,7 @@ class DatasetSpec:
     mirror_folder: str
     files: tuple[RemoteFile, ...]
     notes: str = ""
-    screen: tuple[int, int] = field(default=SCREEN)
+    screen: tuple[int, int] = field(default=DEFAULT_SCREEN)
 
     def info(self) -> dict:
         """The contents of ``dataset.json`` for this dataset."""

@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deepmouse.recordings import CLASS_NAMES, DataError, Dataset, Recording, load_dataset
+from deepmouse.atomic import write_atomic
+from deepmouse.recordings import (
+    CLASS_NAMES,
+    DataError,
+    Dataset,
+    Recording,
+    interval_stats,
+    load_dataset,
+)
 
 if TYPE_CHECKING:  # deepmouse.windows pulls in scikit-learn: imported when used, not at import
     from deepmouse.windows import WindowConfig
@@ -130,13 +138,12 @@ def inspect_dataset(
 
     Args:
         root: dataset folder (``left/``, ``right/``; one of them may be missing).
-        config: window configuration (default :class:`WindowConfig()`: 200 steps at 100 Hz).
+        config: window configuration (default :class:`WindowConfig()`).
         out: folder for the figures (default ``root/inspect``).
 
     Raises:
         DataError: no such folder, no recordings, or a bad recording file.
     """
-    from deepmouse.record import interval_stats
     from deepmouse.windows import WindowConfig, active_mask, fit_scale, make_splits
 
     config = config or WindowConfig()
@@ -206,10 +213,9 @@ def _draw(
     scale: np.ndarray | None,
     out_dir: Path,
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from deepmouse.plots import save_figure
 
     config = report.config
     period_ms = 1e3 / config.rate
@@ -237,8 +243,7 @@ def _draw(
     ax.set_ylabel("interval between samples (ms)")
     ax.set_title("Sampling-interval stability")
     fig.tight_layout()
-    report.figures.append(_save(fig, out_dir / "intervals.png"))
-    plt.close(fig)
+    report.figures.append(save_figure(fig, out_dir / "intervals.png"))
 
     # 2. one example active window per class
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), squeeze=False)
@@ -269,8 +274,7 @@ def _draw(
         ax_steps.legend(fontsize=7)
         data["example_window"][name] = example.round(4).tolist()
     fig.tight_layout()
-    report.figures.append(_save(fig, out_dir / "example_window.png"))
-    plt.close(fig)
+    report.figures.append(save_figure(fig, out_dir / "example_window.png"))
 
     # 3. movement amplitude before / after idle filtering and normalisation
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
@@ -306,13 +310,12 @@ def _draw(
     fig.suptitle(f"Movement amplitude: idle threshold {config.idle_threshold:g} px, "
                  f"{scale_note}", fontsize=9)
     fig.tight_layout()
-    report.figures.append(_save(fig, out_dir / "amplitude.png"))
-    plt.close(fig)
+    report.figures.append(save_figure(fig, out_dir / "amplitude.png"))
 
     data["scale"] = None if scale is None else np.asarray(scale).tolist()
     data["report"] = report.to_dict()
     report.data_path = out_dir / "inspect.json"
-    _atomic_write(report.data_path, json.dumps(data).encode())
+    write_atomic(report.data_path, json.dumps(data))
 
 
 def _histogram(values: np.ndarray, bins: int = 60) -> tuple[np.ndarray, np.ndarray]:
@@ -323,25 +326,6 @@ def _histogram(values: np.ndarray, bins: int = 60) -> tuple[np.ndarray, np.ndarr
     top = top if top > 0 else 1.0
     counts, edges = np.histogram(np.clip(values, 0, top), bins=bins, range=(0, top))
     return counts, edges
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _save(fig: object, path: Path) -> Path:
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=110)  # type: ignore[attr-defined]
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write the figure: {exc.strerror}") from None
-    return path
 
 
 def print_report(report: InspectReport) -> None:

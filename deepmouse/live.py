@@ -11,9 +11,10 @@ One streaming code path serves the live cursor and the replay of a recording:
   ``P(left)`` from ``model.predict_proba``, and the decision over all active windows so far comes
   from :func:`deepmouse.evaluate.decision_probability` (mean log-odds), the function the
   evaluation's decision-over-time accuracy uses.
-- :func:`live_samples` polls the real cursor at the model's rate (the recorder's
-  :func:`deepmouse.record.poll`); :func:`replay_samples` reads a recording and paces it in
-  real time, ``speed`` times faster, or as fast as possible (``speed=0``).
+- :func:`live_samples` polls the real cursor at the model's rate
+  (:func:`deepmouse.pointer.poll`, as the recorder does); :func:`replay_samples` reads a
+  recording and paces it in real time, ``speed`` times faster, or as fast as possible
+  (``speed=0``).
 - :func:`run_live` ties them to a Rich live display or to JSON lines (one object per update).
 """
 
@@ -25,7 +26,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
@@ -224,10 +225,13 @@ def replay_samples(
     speed: float = 1.0,
     seconds: float | None = None,
     stop: threading.Event | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[tuple[float, float, float]]:
     """Samples ``(t, x, y)`` of a recording, paced ``speed`` times real time (0 = no pacing).
 
-    The file is read (and validated) at once; ``t`` starts at 0.
+    The file is read (and validated) at once; ``t`` starts at 0. ``clock`` and ``sleep`` are
+    the time source (a test passes a fake one).
 
     Raises:
         DataError: unreadable recording or a negative speed.
@@ -238,7 +242,7 @@ def replay_samples(
 
     def paced() -> Iterator[tuple[float, float, float]]:
         t0 = float(rec.t[0])
-        wall0 = time.perf_counter()
+        wall0 = clock()
         for t, (x, y) in zip(rec.t.tolist(), rec.xy.tolist(), strict=True):
             rel = t - t0
             if seconds is not None and rel > seconds + 1e-9:
@@ -246,9 +250,9 @@ def replay_samples(
             if stop is not None and stop.is_set():
                 return
             if speed > 0:
-                wait = wall0 + rel / speed - time.perf_counter()
+                wait = wall0 + rel / speed - clock()
                 if wait > 0:
-                    time.sleep(wait)
+                    sleep(wait)
             yield rel, x, y
 
     return paced()
@@ -266,7 +270,7 @@ def live_samples(
     Raises:
         PointerError: no display or pointer reachable (at once), or lost while polling.
     """
-    from deepmouse.record import pointer, poll
+    from deepmouse.pointer import pointer, poll
 
     position = pointer()
 
@@ -364,7 +368,7 @@ def run_live(
             pointer (``PointerError``).
     """
     from deepmouse.modelfile import load_model
-    from deepmouse.record import StopSignals
+    from deepmouse.pointer import StopSignals
 
     if seconds is not None and not seconds > 0:
         raise DataError(f"seconds must be positive, got {seconds:g}")

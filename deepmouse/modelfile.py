@@ -1,17 +1,17 @@
 """Model files: one safetensors file that loads without executing code.
 
-Layout of ``model.safetensors``:
+Layout of ``model.safetensors`` (format version 2):
 
-- tensors: ``scale`` (the per-axis normalisation constants learned on the train split), then
-  ``net.<name>`` (torch families: the network's state dict), ``svm.<name>`` (``svm``: support
-  vectors, dual coefficients and Platt constants) or ``rocket.<name>`` (``rocket``: MiniRocket's
-  dilations and biases, the ridge and Platt constants);
-- metadata ``deepmouse``: a JSON object with ``format`` (``deepmouse-model``), ``format_version``,
-  ``params`` (the :class:`~deepmouse.classifier.HandClassifier` parameters), ``window`` (the
-  :class:`~deepmouse.windows.WindowConfig`), ``classes``, ``provenance`` (dataset checksum,
-  split, seed, versions, ...) and ``tensors_sha256``, a digest of every tensor, so a file whose
-  weights were altered is refused.
+- tensors: ``scale`` (the per-axis normalisation constants learned on the train split) and
+  ``state.<name>``, the arrays of the family's fitted state (a network's weights, an SVM's
+  support vectors, MiniRocket's dilations and biases...);
+- metadata ``deepmouse``: a JSON object with ``format`` (``deepmouse-model``),
+  ``format_version``, ``family``, ``params`` (the family's resolved parameters), ``settings``
+  (the state's JSON-able settings), ``window`` (the :class:`~deepmouse.windows.WindowConfig`),
+  ``classes``, ``provenance`` (dataset checksum, split, seed, versions, ...) and
+  ``tensors_sha256``, a digest of every tensor, so a file whose weights were altered is refused.
 
+Version 1 files (``params["model"]`` and ``net.``/``svm.``/``rocket.`` tensors) are read too.
 Never pickle, never ``torch.load``: safetensors holds only arrays and strings.
 """
 
@@ -28,12 +28,16 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from deepmouse.classifier import ARRAY_FAMILIES, HandClassifier
+from deepmouse.atomic import atomic_path
+from deepmouse.classifier import HandClassifier
+from deepmouse.families import FamilyState, MissingDependencyError
 from deepmouse.recordings import CLASS_NAMES, DataError
 from deepmouse.windows import WindowConfig
 
 FORMAT = "deepmouse-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+STATE_PREFIX = "state."
 
 
 class ModelFileError(DataError):
@@ -92,29 +96,26 @@ def save_model(
 ) -> Path:
     """Write ``classifier`` and its preprocessing to one safetensors file, atomically."""
     path = Path(path)
+    state = classifier.state_
     tensors: dict[str, np.ndarray] = {"scale": np.asarray(classifier.scale_, np.float64)}
-    if classifier.model in ARRAY_FAMILIES:
-        arrays = getattr(classifier, f"{classifier.model}_")
-        tensors.update({f"{classifier.model}.{k}": np.asarray(v) for k, v in arrays.items()})
-    else:
-        state = classifier.net_.state_dict()
-        tensors.update({f"net.{k}": v.detach().cpu().numpy() for k, v in state.items()})
-    tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    tensors |= {STATE_PREFIX + k: np.asarray(v) for k, v in state.arrays.items()}
+    # np.ascontiguousarray would turn a 0-d array (a step counter) into shape (1,)
+    tensors = {k: np.require(v, requirements="C") for k, v in tensors.items()}
+    params = classifier.resolved_params()
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "params": classifier.resolved_params(),
+        "family": classifier.family,
+        "params": params,
+        "settings": state.settings,
         "window": window_config.to_dict(),
         "classes": list(CLASS_NAMES),
         "provenance": {"versions": versions(), **(provenance or {})},
         "tensors_sha256": _digest(tensors),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata={"deepmouse": json.dumps(meta)})
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"deepmouse": json.dumps(meta)})
     return path
 
 
@@ -140,19 +141,42 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise ModelFileError(f"{path}: corrupt deepmouse metadata") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a deepmouse model file (format {meta.get('format')!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_VERSIONS:
         raise ModelFileError(
             f"{path}: model format version {meta.get('format_version')} is not supported "
-            f"(this deepmouse reads version {FORMAT_VERSION})"
+            f"(this deepmouse reads versions {', '.join(map(str, READABLE_VERSIONS))})"
         )
     return meta
 
 
-def load_model(path: str | os.PathLike, device: str = "cpu") -> HandModel:
+def _from_version_1(meta: dict, tensors: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """A version 1 file's metadata and tensors in the layout of version 2.
+
+    Version 1 named the family ``params["model"]``, stored every estimator parameter whether
+    the family took it or not, and prefixed the state's tensors with one word per family
+    (``net.``, ``svm.``, ``rocket.``).
+    """
+    params = dict(meta["params"])
+    family = params.pop("model")
+    from deepmouse.families import get_family
+
+    taken = get_family(family).parameters()
+    meta = meta | {"family": family, "settings": {},
+                   "params": {k: v for k, v in params.items() if k in taken}}
+    renamed = {"scale": tensors["scale"]}
+    renamed |= {STATE_PREFIX + k.split(".", 1)[1]: v for k, v in tensors.items() if "." in k}
+    return meta, renamed
+
+
+def load_model(path: str | os.PathLike, device: str | None = None) -> HandModel:
     """Load a model file written by :func:`save_model`; never executes code from the file.
 
+    ``device`` (``auto``, ``cpu``, ``cuda``) overrides where a family that takes a device
+    computes (default: the CPU).
+
     Raises:
-        ModelFileError: missing, truncated, tampered or foreign file.
+        ModelFileError: missing, truncated, tampered or foreign file, or one whose family needs
+            an extra that is not installed.
     """
     path = Path(path)
     meta = read_metadata(path)
@@ -163,35 +187,20 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> HandModel:
     if _digest(tensors) != meta.get("tensors_sha256"):
         raise ModelFileError(f"{path}: weights do not match their checksum (file altered)")
     try:
+        if meta["format_version"] == 1:
+            meta, tensors = _from_version_1(meta, tensors)
         params = dict(meta["params"])
-        params["device"] = device
-        clf = HandClassifier(**params)
+        if "device" in params:
+            params["device"] = device or "cpu"
         window_config = WindowConfig(**meta["window"])
-        clf.scale_ = tensors["scale"]
-        clf.classes_ = np.array([0, 1])
-        clf.window_ = window_config.window
-        if clf.model in ARRAY_FAMILIES:
-            prefix = f"{clf.model}."
-            arrays = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            if not arrays:
-                raise KeyError(f"no {clf.model} arrays")
-            setattr(clf, f"{clf.model}_", arrays)
-            if clf.model == "rocket":
-                from deepmouse.rocket import _aeon
-
-                _aeon()
-        else:
-            import torch
-
-            from deepmouse.models import build_model
-            from deepmouse.train import resolve_device
-
-            clf.device_ = resolve_device(device)
-            clf.net_ = build_model(clf.model_config())
-            state = {k[4:]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("net.")}
-            clf.net_.load_state_dict(state, strict=True)
-            clf.net_.to(clf.device_).eval()
-    except ImportError as exc:
+        state = FamilyState(
+            arrays={k[len(STATE_PREFIX):]: v for k, v in tensors.items()
+                    if k.startswith(STATE_PREFIX)},
+            settings=dict(meta["settings"]),
+        )
+        clf = HandClassifier.from_state(meta["family"], params, tensors["scale"],
+                                        window_config.window, state)
+    except MissingDependencyError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

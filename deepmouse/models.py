@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-TORCH_FAMILIES = ("lstm", "gru", "conv-gru", "stroke-cnn")
+NETWORKS = ("lstm", "gru", "conv-gru", "stroke-cnn")
 MAX_CONV_LAYERS = {"conv-gru": 3, "stroke-cnn": 6}
 
 
@@ -31,33 +31,37 @@ MAX_CONV_LAYERS = {"conv-gru": 3, "stroke-cnn": 6}
 class ModelConfig:
     """Architecture of a network (everything needed to rebuild it before loading weights).
 
+    The families of :mod:`deepmouse.families.network` fill it from their parameters; a field a
+    network does not use keeps its "off" value.
+
     Attributes:
         kind: ``lstm``, ``gru``, ``conv-gru`` or ``stroke-cnn``.
         hidden: units of the recurrent layer (``stroke-cnn``: channels of its conv blocks).
+        dropout: dropout after each conv block and before the output layer.
         conv_layers: Conv1D blocks before the GRU (``conv-gru``), 0–3; dilated Conv1D blocks
             (``stroke-cnn``), 0–6.
-        conv_filters: channels of each Conv1D block.
-        dropout: dropout after each conv block and before the output layer.
+        conv_filters: channels of each Conv1D block (``conv-gru``).
         l1, l2: penalties on the recurrent weights, added to the loss by the training loop.
     """
 
-    kind: str = "conv-gru"
-    hidden: int = 64
-    conv_layers: int = 3
-    conv_filters: int = 32
-    dropout: float = 0.1
+    kind: str
+    hidden: int
+    dropout: float
+    conv_layers: int = 0
+    conv_filters: int = 0
     l1: float = 0.0
     l2: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.kind not in TORCH_FAMILIES:
-            expected = ", ".join(TORCH_FAMILIES)
-            raise ValueError(f"unknown network {self.kind!r} (expected {expected})")
+        if self.kind not in NETWORKS:
+            raise ValueError(f"unknown network {self.kind!r} (expected {', '.join(NETWORKS)})")
         if self.hidden < 1:
             raise ValueError(f"hidden must be >= 1, got {self.hidden}")
-        most = MAX_CONV_LAYERS.get(self.kind, 3)
+        most = MAX_CONV_LAYERS.get(self.kind, 0)
         if not 0 <= self.conv_layers <= most:
             raise ValueError(f"conv_layers must be 0-{most}, got {self.conv_layers}")
+        if self.conv_layers and self.kind == "conv-gru" and self.conv_filters < 1:
+            raise ValueError(f"conv_filters must be >= 1, got {self.conv_filters}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.l1 < 0 or self.l2 < 0:
@@ -65,6 +69,13 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def min_window(config: ModelConfig) -> int:
+    """The shortest window the network takes: ``conv-gru`` halves it in every conv block."""
+    if config.kind == "conv-gru":
+        return max(2, 2**config.conv_layers)
+    return 2
 
 
 class ConvBlock(nn.Module):

@@ -18,61 +18,58 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deepmouse.classifier import DEFAULT_FAMILY, HandClassifier
+from deepmouse.atomic import write_atomic
+from deepmouse.classifier import HandClassifier
 from deepmouse.evaluate import evaluate_windows
 from deepmouse.modelfile import save_model
 from deepmouse.recordings import Dataset, load_dataset
-from deepmouse.windows import Splits, WindowConfig, make_splits
+from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
 
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
-
-DEFAULT_STRIDE_FRACTION = 0.1
-"""The default model trains on windows starting every ``window / 10`` steps (overlap multiplies
-the training data; dev and test windows never overlap). Other families keep DeepMouse's
-non-overlapping windows unless a stride is given."""
 
 
 @dataclass
 class RunConfig:
     """Everything a training run depends on; the defaults are ``deepmouse train``'s defaults.
 
-    ``params`` are :class:`~deepmouse.classifier.HandClassifier` parameters that override the
-    estimator's own defaults (e.g. ``{"model": "lstm", "hidden": 256}``).
+    ``params`` are :class:`~deepmouse.classifier.HandClassifier` parameters, the family among
+    them (e.g. ``{"family": "lstm", "hidden": 256}``); what is not given takes the family's
+    default. ``window``, ``rate`` and ``idle_threshold`` left at ``None`` take
+    :class:`~deepmouse.windows.WindowConfig`'s defaults, ``stride`` the family's training
+    stride.
     """
 
     dataset: str
     out: str = "runs/latest"
-    window: int = 200
+    window: int | None = None
     stride: int | None = None
-    rate: float = 100.0
-    idle_threshold: float = 0.1
-    split: str = "chrono"
+    rate: float | None = None
+    idle_threshold: float | None = None
+    split: str = SPLITS[0]
     seed: int = 0
     params: dict = field(default_factory=dict)
 
-    def uses_default_model(self) -> bool:
-        return self.params.get("model", DEFAULT_FAMILY) == DEFAULT_FAMILY
+    def classifier(self) -> HandClassifier:
+        """The unfitted estimator of this run."""
+        return HandClassifier(**{"seed": self.seed, **self.params})
 
     def window_config(self) -> WindowConfig:
-        stride = self.stride
-        if stride is None and self.uses_default_model():
-            stride = max(1, int(self.window * DEFAULT_STRIDE_FRACTION))
-        return WindowConfig(self.window, self.rate, stride, self.idle_threshold)
+        """How the dataset becomes windows for this run's model."""
+        return self.classifier().window_config(
+            window=self.window, rate=self.rate, stride=self.stride,
+            idle_threshold=self.idle_threshold,
+        )
 
     def resolved_params(self) -> dict:
         """The classifier parameters of this run, family defaults filled in."""
         return self.classifier().resolved_params()
-
-    def classifier(self) -> HandClassifier:
-        return HandClassifier(**{"seed": self.seed, **self.params})
 
 
 @dataclass
@@ -83,16 +80,6 @@ class RunResult:
     history: list[dict]
     split_table: dict
     classifier: HandClassifier
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file, fsync and rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def history_csv(history: list[dict]) -> str:
@@ -123,7 +110,7 @@ def prepare_run(config: RunConfig) -> PreparedRun:
     """
     classifier = config.classifier()
     classifier.check_params()
-    classifier.check_window(config.window_config().window)
+    classifier.check_window_length(config.window_config().window)
     dataset = load_dataset(config.dataset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -199,7 +186,8 @@ def train_run(
     model_path = save_model(out / MODEL_FILE, clf, window_config, provenance)
     write_atomic(out / "history.csv", history_csv(clf.history_))
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    config_dict = asdict(config) | {"resolved_params": clf.resolved_params()}
+    config_dict = asdict(config) | {"family": clf.family,
+                                    "resolved_params": clf.resolved_params()}
     write_atomic(out / "config.json", json.dumps(config_dict, indent=2) + "\n")
     if plots:
         from deepmouse.plots import plot_confusion, plot_curves

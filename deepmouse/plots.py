@@ -14,7 +14,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from deepmouse.recordings import CLASS_NAMES  # noqa: E402
+from deepmouse.atomic import atomic_path  # noqa: E402
+from deepmouse.recordings import CLASS_NAMES, DataError  # noqa: E402
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Save ``fig`` as a PNG at ``path`` atomically and close it.
+
+    Raises:
+        DataError: the file cannot be written (one line naming it).
+    """
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write the figure: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def plot_curves(history: list[dict], path: str | Path, best_epoch: int | None = None) -> Path:
@@ -32,9 +49,7 @@ def plot_curves(history: list[dict], path: str | Path, best_epoch: int | None = 
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def plot_confusion(confusion: list[list[int]], path: str | Path, title: str = "") -> Path:
@@ -53,6 +68,4 @@ def plot_confusion(confusion: list[list[int]], path: str | Path, title: str = ""
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -25,11 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
+from deepmouse.atomic import write_atomic
+
 CLASS_NAMES: tuple[str, str] = ("right", "left")
 """Class names by index: 0 = right, 1 = left."""
 
-HEADERLESS_PERIOD = 0.01
-"""Sampling period assumed for headerless ``x,y`` files (DeepMouse polled every ~10 ms)."""
+DEFAULT_RATE = 100.0
+"""Samples per second: ``deepmouse record``'s polling rate and the windows' uniform grid
+(DeepMouse polled every ~10 ms)."""
+
+HEADERLESS_PERIOD = 1.0 / DEFAULT_RATE
+"""Sampling period assumed for headerless ``x,y`` files (DeepMouse's)."""
+
+DEFAULT_SCREEN: tuple[int, int] = (1536, 864)
+"""Screen size in pixels of the DeepMouse recordings, and of synthetic data by default."""
 
 RECORDING_SUFFIXES = (".csv", ".txt")
 
@@ -218,15 +227,8 @@ def write_recording(path: str | os.PathLike, t: np.ndarray, xy: np.ndarray) -> P
     if t.ndim != 1 or xy.shape != (len(t), 2):
         raise ValueError(f"expected t (n,) and xy (n, 2), got {t.shape} and {xy.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("t,x,y\n")
-        for ti, (x, y) in zip(t, xy, strict=True):
-            fh.write(f"{ti:.4f},{x:.6g},{y:.6g}\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    lines = [f"{ti:.4f},{x:.6g},{y:.6g}\n" for ti, (x, y) in zip(t, xy, strict=True)]
+    return write_atomic(path, "t,x,y\n" + "".join(lines))
 
 
 def recording_files(folder: Path) -> list[Path]:
@@ -285,3 +287,26 @@ def read_dataset_info(root: str | os.PathLike) -> dict:
     if not isinstance(info, dict):
         raise DataError(f"{info_path}: expected a JSON object")
     return info
+
+
+def interval_stats(t: np.ndarray, rate: float) -> dict[str, float]:
+    """Sampling statistics of timestamps ``t`` ``(n,)`` polled at ``rate`` Hz.
+
+    Returns ``achieved_rate`` (Hz), ``interval_mean_ms``, ``interval_std_ms``,
+    ``interval_p99_ms``, ``interval_max_ms`` and ``spikes`` (intervals > 2 periods).
+    Fewer than two samples give zeros (and NaN-free output).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    if len(t) < 2:
+        return dict(achieved_rate=0.0, interval_mean_ms=0.0, interval_std_ms=0.0,
+                    interval_p99_ms=0.0, interval_max_ms=0.0, spikes=0)
+    dt = np.diff(t)
+    duration = float(t[-1] - t[0])
+    return dict(
+        achieved_rate=(len(t) - 1) / duration if duration > 0 else 0.0,
+        interval_mean_ms=float(dt.mean() * 1e3),
+        interval_std_ms=float(dt.std() * 1e3),
+        interval_p99_ms=float(np.percentile(dt, 99) * 1e3),
+        interval_max_ms=float(dt.max() * 1e3),
+        spikes=int(np.sum(dt > 2.0 / rate)),
+    )

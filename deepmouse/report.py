@@ -15,7 +15,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from deepmouse.pipeline import write_atomic
+from deepmouse.atomic import write_atomic
 from deepmouse.recordings import DataError
 
 RUN_FILES = ("metrics.json", "config.json", "history.csv")
@@ -76,7 +76,7 @@ def build_report(run_folders: list[str | Path], out: str | Path, title: str = "d
     sections, summary = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i, run in enumerate(runs):
-            m, params = run["metrics"], run["config"].get("resolved_params", {})
+            m = run["metrics"]
             figures = []
             if run["history"]:
                 curves = plot_curves(run["history"], Path(tmp) / f"c{i}.png", m.get("best_epoch"))
@@ -84,8 +84,9 @@ def build_report(run_folders: list[str | Path], out: str | Path, title: str = "d
             confusion = plot_confusion(m["test"]["confusion"], Path(tmp) / f"m{i}.png", "test")
             figures.append(f'<img alt="confusion matrix" src="{_png_uri(confusion)}">')
             name = html.escape(run["name"])
+            family = run["config"].get("family")
             summary.append(
-                f"<tr><td><a href='#run{i}'>{name}</a></td><td>{_fmt(params.get('model'))}</td>"
+                f"<tr><td><a href='#run{i}'>{name}</a></td><td>{_fmt(family)}</td>"
                 f"<td>{_fmt(m.get('split'))}</td><td>{_fmt(m['dev']['accuracy'])}</td>"
                 f"<td>{_fmt(m['test']['accuracy'])}</td>"
                 f"<td>{_fmt(m['test']['decision_accuracy'].get('10'))}</td>"
@@ -117,7 +118,7 @@ img {{ max-width: 48%; margin-right: 1%; }}
 <h1>{html.escape(title)}</h1>
 <p>Test figures are from the held-out test split, scored once after training; the kept epoch
 was chosen on dev.</p>
-<table><tr><th>run</th><th>model</th><th>split</th><th>dev accuracy</th><th>test accuracy</th>
+<table><tr><th>run</th><th>family</th><th>split</th><th>dev accuracy</th><th>test accuracy</th>
 <th>test decision after 10 s</th><th>training seconds</th></tr>
 {''.join(summary)}
 </table>

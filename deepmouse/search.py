@@ -9,10 +9,11 @@ the test split is never looked at here.
   accuracy, with the per-epoch dev curves kept for plotting. Results are appended to
   ``sweep.csv`` / ``sweep_history.csv`` after every trial, so an interrupted sweep resumes
   where it stopped.
-- :func:`tune` — DeepMouse iteration 06, with Optuna's TPE sampler and a define-by-run search
-  space (:func:`suggest_params`). The study lives in an Optuna storage URL: SQLite by default
-  (``sqlite:///runs/tune/optuna.db``), PostgreSQL to run many workers on many machines against
-  one study. Re-running with the same storage and study name continues the study.
+- :func:`tune` — DeepMouse iteration 06, with Optuna's TPE sampler and the family's
+  define-by-run search space (:meth:`deepmouse.families.Family.search_space`). The study lives
+  in an Optuna storage URL: SQLite by default (``sqlite:///runs/tune/optuna.db``), PostgreSQL
+  to run many workers on many machines against one study. Re-running with the same storage
+  and study name continues the study.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from deepmouse.models import MAX_CONV_LAYERS
-from deepmouse.pipeline import PreparedRun, RunConfig, prepare_run, write_atomic
+from deepmouse.atomic import write_atomic
+from deepmouse.classifier import HandClassifier
+from deepmouse.evaluate import evaluate_windows
+from deepmouse.pipeline import PreparedRun, RunConfig, prepare_run
 
 SWEEP_COLUMNS = ["trial", "seed", "params", "best_epoch", "dev_accuracy", "dev_loss", "seconds"]
 
@@ -53,11 +56,12 @@ def _parse_value(text: str):
     return text
 
 
-def fit_on_dev(prepared: PreparedRun, params: dict, seed: int) -> dict:
-    """Train one model with ``params`` and ``seed``; its best dev accuracy/loss and history."""
-    from deepmouse.classifier import HandClassifier
-    from deepmouse.evaluate import evaluate_windows
+def train_and_score_on_dev(prepared: PreparedRun, params: dict, seed: int) -> dict:
+    """Train one model on the train split with ``params`` and ``seed``; score it on dev.
 
+    Returns ``best_epoch``, ``dev_accuracy``, ``dev_loss``, ``seconds`` (training) and the
+    per-epoch ``history``.
+    """
     splits = prepared.splits
     clf = HandClassifier(**{**prepared.config.params, **params, "seed": seed})
     start = time.perf_counter()
@@ -117,11 +121,11 @@ def sweep(
         raise ValueError("give at least one seed")
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
     config = prepared.config
-    from deepmouse.classifier import HandClassifier
-
-    unknown = sorted(set(grid) - set(HandClassifier().get_params()))
+    taken = config.classifier().get_params()
+    unknown = sorted(set(grid) - set(taken) - {"family"})
     if unknown:
-        raise ValueError(f"unknown parameter(s) in grid: {', '.join(unknown)}")
+        raise ValueError(f"unknown parameter(s) in grid: {', '.join(unknown)} (the "
+                         f"{taken['family']} family takes {', '.join(sorted(taken))})")
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     for params in combos:  # validate every combination before training any
         HandClassifier(**{**config.params, **params}).check_params()
@@ -131,7 +135,7 @@ def sweep(
             key = (json.dumps(params, sort_keys=True), str(seed))
             if key in done:
                 continue
-            result = fit_on_dev(prepared, params, seed)
+            result = train_and_score_on_dev(prepared, params, seed)
             row = {"trial": i, "seed": seed, "params": key[0], **result}
             history = [{"trial": i, "seed": seed, "params": key[0], **h} for h in result["history"]]
             _append_rows(out / "sweep_history.csv", history,
@@ -167,10 +171,9 @@ def summarise_sweep(rows: list[dict]) -> list[dict]:
 
 def plot_sweep(history: list[dict], path: Path) -> None:
     """Mean dev accuracy per epoch (over seeds) of each combination, as DeepMouse plotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from deepmouse.plots import save_figure
 
     fig, ax = plt.subplots(figsize=(7, 4))
     by_params: dict[str, dict[int, list[float]]] = {}
@@ -189,29 +192,7 @@ def plot_sweep(history: list[dict], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def suggest_params(trial, model: str) -> dict:
-    """The define-by-run search space of :func:`tune` for one model family."""
-    if model == "svm":
-        return {
-            "C": trial.suggest_float("C", 1e-2, 1e3, log=True),
-            "gamma": trial.suggest_float("gamma", 1e-5, 1e-1, log=True),
-        }
-    if model == "rocket":  # the ridge penalty is cross-validated inside the fit
-        return {"n_kernels": trial.suggest_int("n_kernels", 1_000, 20_000, log=True)}
-    params = {
-        "hidden": trial.suggest_int("hidden", 16, 256, log=True),
-        "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-    }
-    if model in MAX_CONV_LAYERS:
-        params["conv_layers"] = trial.suggest_int("conv_layers", 0, MAX_CONV_LAYERS[model])
-    if model == "stroke-cnn":  # no recurrent layer: ``hidden`` is its conv channels
-        params["augment"] = trial.suggest_float("augment", 0.0, 0.4)
-    return params
+    save_figure(fig, path)
 
 
 def default_storage(out: str | Path) -> str:
@@ -253,7 +234,7 @@ def tune(
 
     Args:
         config: the run to tune; its model family (``deepmouse train``'s default unless
-            ``config.params["model"]`` names one) picks the search space.
+            ``config.params["family"]`` names one) owns the search space.
         n_trials: trials to add to the study (by this worker).
         storage: an Optuna storage URL; default SQLite in ``out``. Several workers with one
             PostgreSQL URL and study name search together.
@@ -269,18 +250,16 @@ def tune(
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    from deepmouse.classifier import HandClassifier
-
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
     config = prepared.config
-    model = HandClassifier(**config.params).model
+    family = config.classifier().family_object()
     if study is None:
         study = open_study(storage or default_storage(out), study_name, config.seed)
     storage = storage or default_storage(out)
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest_params(trial, model)
-        result = fit_on_dev(prepared, params, config.seed)
+        params = family.search_space(trial)
+        result = train_and_score_on_dev(prepared, params, config.seed)
         trial.set_user_attr("dev_loss", result["dev_loss"])
         trial.set_user_attr("best_epoch", result["best_epoch"])
         trial.set_user_attr("seconds", result["seconds"])
@@ -292,7 +271,7 @@ def tune(
     summary = {
         "study": study.study_name,
         "storage": storage,
-        "model": model,
+        "family": family.name,
         "n_trials": len(study.trials),
         "best_params": study.best_params,
         "best_dev_accuracy": study.best_value,

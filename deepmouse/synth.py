@@ -50,11 +50,17 @@ from pathlib import Path
 
 import numpy as np
 
-from deepmouse.recordings import CLASS_NAMES, RECORDING_SUFFIXES, write_recording
+from deepmouse.atomic import write_atomic
+from deepmouse.recordings import (
+    CLASS_NAMES,
+    DEFAULT_RATE,
+    DEFAULT_SCREEN,
+    RECORDING_SUFFIXES,
+    write_recording,
+)
 
 __all__ = ["synthesize_dataset", "synthesize_recording"]
 
-DEFAULT_SCREEN: tuple[int, int] = (1536, 864)
 
 
 @dataclass(frozen=True)
@@ -273,7 +279,7 @@ def synthesize_recording(
     hand: str,
     seconds: float,
     seed: int,
-    rate: float = 100.0,
+    rate: float = DEFAULT_RATE,
     screen: tuple[int, int] = DEFAULT_SCREEN,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Generate one synthetic recording of one hand.
@@ -328,7 +334,7 @@ def synthesize_dataset(
     minutes: float = 20.0,
     seed: int = 0,
     sessions: int = 1,
-    rate: float = 100.0,
+    rate: float = DEFAULT_RATE,
 ) -> Path:
     """Write a synthetic dataset folder.
 
@@ -404,10 +410,5 @@ def synthesize_dataset(
         ),
         "files": files,
     }
-    tmp = dest / ".dataset.json.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(info, indent=2) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest / "dataset.json")
+    write_atomic(dest / "dataset.json", json.dumps(info, indent=2) + "\n")
     return dest

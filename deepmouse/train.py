@@ -1,8 +1,9 @@
 """The training loop, in one place: Adam, binary cross-entropy, best-on-dev checkpoint.
 
-:func:`train_model` is what ``deepmouse train``, ``sweep`` and ``tune`` all call. It takes a
-network, a :class:`TrainConfig` and arrays, returns the history and the best weights, and prints
-nothing; pass ``on_epoch`` to watch it (the CLI draws its progress bar from that).
+:func:`train_model` is what every network family fits with
+(:mod:`deepmouse.families.network`). It takes a network, a :class:`TrainConfig` and arrays,
+returns the history and the best weights, and prints nothing; pass ``on_epoch`` to watch it (the
+CLI draws its progress bar from that).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import copy
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -22,12 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepmouse.models import RecurrentClassifier
+from deepmouse.atomic import atomic_path
 
 
 @dataclass
 class TrainConfig:
-    """How to train.
+    """How to train (the values come from a family's parameters, see
+    :mod:`deepmouse.families.network`).
 
     Attributes:
         epochs: passes over the training windows.
@@ -38,19 +39,19 @@ class TrainConfig:
         patience: stop after this many epochs without a better dev loss (``None``: never).
         augment: random rotation (±``augment`` radians) and scale (±``augment``) of train
             windows; a physically plausible change that never mirrors (mirroring swaps hands).
-        threads: torch CPU threads (default 1: these small networks train fastest on one
-            thread, and several threads slow down badly when other work shares the cores —
-            measured 2.8 s vs 46 s an epoch on a busy 2-core machine; ``None``: torch's default).
+        threads: torch CPU threads (``None``: torch's default). These small networks train
+            fastest on one thread, and several threads slow down badly when other work shares
+            the cores (benchmarks/RESULTS.md).
     """
 
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 3e-3
-    seed: int = 0
-    device: str = "auto"
-    patience: int | None = None
-    augment: float = 0.0
-    threads: int | None = 1
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+    device: str
+    patience: int | None
+    augment: float
+    threads: int | None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -61,6 +62,12 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1, got {self.patience}")
+        if not 0.0 <= self.augment < 1.0:
+            raise ValueError(f"augment must be in [0, 1), got {self.augment}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -166,9 +173,8 @@ def save_checkpoint(
         "param_groups": opt["param_groups"],
     }
     tensors = {k: v.contiguous() for k, v in tensors.items()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata={"checkpoint": json.dumps(meta)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"checkpoint": json.dumps(meta)})
 
 
 def load_checkpoint(
@@ -203,7 +209,7 @@ def load_checkpoint(
 
 
 def train_model(
-    net: RecurrentClassifier,
+    net: nn.Module,
     config: TrainConfig,
     X_train: np.ndarray,
     y_train: np.ndarray,

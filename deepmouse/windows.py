@@ -23,12 +23,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from sklearn.model_selection import train_test_split
 
-from deepmouse.recordings import CLASS_NAMES, DataError, Dataset, Recording
+from deepmouse.recordings import CLASS_NAMES, DEFAULT_RATE, DataError, Dataset, Recording
 
 SPLITS = ("chrono", "session", "random")
+"""Split methods; the first is the default."""
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+"""Train, dev and test shares of every split method that divides time or windows."""
+DEFAULT_WINDOW = 200
+"""Steps per window: 2 s at :data:`~deepmouse.recordings.DEFAULT_RATE`, as DeepMouse cut them."""
+DEFAULT_IDLE_THRESHOLD = 0.1
+"""Per-axis std of a window's movement (px/step) below which it is idle (DeepMouse's)."""
 
 
 class OptimisticSplitWarning(UserWarning):
@@ -47,10 +52,10 @@ class WindowConfig:
         idle_threshold: minimum per-axis std of a window's movement (px/step) to be active.
     """
 
-    window: int = 200
-    rate: float = 100.0
+    window: int = DEFAULT_WINDOW
+    rate: float = DEFAULT_RATE
     stride: int | None = None
-    idle_threshold: float = 0.1
+    idle_threshold: float = DEFAULT_IDLE_THRESHOLD
 
     def __post_init__(self) -> None:
         if self.window < 2:
@@ -212,7 +217,9 @@ def _segment_windows(
     )
 
 
-def check_window_fits(dataset: Dataset, config: WindowConfig, fraction: float = 1.0) -> None:
+def check_recordings_hold_a_window(
+    dataset: Dataset, config: WindowConfig, fraction: float = 1.0
+) -> None:
     """Raise :class:`DataError` if some recording (or its ``fraction``) is shorter than a window."""
     for rec in dataset.recordings:
         n_steps = len(resample(rec, config.rate)) - 1
@@ -226,7 +233,7 @@ def check_window_fits(dataset: Dataset, config: WindowConfig, fraction: float = 
 
 def all_windows(dataset: Dataset, config: WindowConfig) -> WindowSet:
     """Every active, non-overlapping window of a dataset (for ``--split all``)."""
-    check_window_fits(dataset, config)
+    check_recordings_hold_a_window(dataset, config)
     parts = [
         _segment_windows(r, i, config, (0.0, 1.0), config.window)
         for i, r in enumerate(dataset.recordings)
@@ -262,7 +269,7 @@ def make_splits(
     recs = dataset.recordings
     held_out: dict[str, list[str]] = {}
     if method == "chrono":
-        check_window_fits(dataset, config, SPLIT_FRACTIONS[1])
+        check_recordings_hold_a_window(dataset, config, SPLIT_FRACTIONS[1])
         edges = np.cumsum((0.0,) + SPLIT_FRACTIONS)
         sets = []
         for k in range(3):
@@ -272,7 +279,7 @@ def make_splits(
             sets.append(WindowSet.concatenate(parts, config.window))
         train, dev, test = sets
     elif method == "session":
-        check_window_fits(dataset, config)
+        check_recordings_hold_a_window(dataset, config)
         if test_recordings is None or dev_recordings is None:
             rng = np.random.default_rng(seed)
             test_recordings, dev_recordings = [], []
@@ -310,14 +317,18 @@ def make_splits(
             OptimisticSplitWarning,
             stacklevel=2,
         )
+        from sklearn.model_selection import train_test_split
+
         pool = all_windows(dataset, config)
         order = np.arange(len(pool))
+        _, dev_share, test_share = SPLIT_FRACTIONS
         try:
             idx_train, idx_rest = train_test_split(
-                order, test_size=0.30, random_state=seed, stratify=pool.y
+                order, test_size=dev_share + test_share, random_state=seed, stratify=pool.y
             )
             idx_dev, idx_test = train_test_split(
-                idx_rest, test_size=0.50, random_state=seed, stratify=pool.y[idx_rest]
+                idx_rest, test_size=test_share / (dev_share + test_share), random_state=seed,
+                stratify=pool.y[idx_rest],
             )
         except ValueError as exc:
             raise DataError(f"{dataset.root}: too few active windows to split: {exc}") from None

@@ -1,8 +1,11 @@
-"""Shared fixtures: small synthetic datasets, the real shared data, a tiny trained model."""
+"""Shared fixtures: small synthetic datasets, the real shared data, a tiny trained model, and
+the two ways tests run the command line (in-process, or the real entry point)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +24,60 @@ def load_benchmark(name: str):
     spec.loader.exec_module(module)
     return module
 
-TINY = {"model": "gru", "hidden": 8, "epochs": 2, "batch_size": 16, "device": "cpu"}
+TINY = {"family": "gru", "hidden": 8, "epochs": 2, "batch_size": 16, "device": "cpu"}
 """Classifier parameters of a model small enough to train in about a second."""
+TINY_ARGS = ["--model", "gru", "--hidden", "8", "--epochs", "2", "--device", "cpu"]
+"""The same model as command-line options."""
+
+
+def cli(*args, env: dict | None = None):
+    """Run ``deepmouse ARGS`` in this process (Typer's runner): ``exit_code``, ``stdout``,
+    ``stderr``. Fast (no interpreter start, torch already imported); for everything but the
+    entry point itself and commands that need their own process (signals, a display)."""
+    from typer.testing import CliRunner
+
+    from deepmouse.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env=env, prog_name="deepmouse")
+
+
+def entry_point(*args, env: dict | None = None, cwd: Path | None = None, timeout: float = 300):
+    """Run ``python -m deepmouse ARGS`` as a real subprocess (``returncode``, ``stdout``,
+    ``stderr``)."""
+    return subprocess.run([sys.executable, "-m", "deepmouse", *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+
+
+def start_entry_point(*args, env: dict | None = None) -> subprocess.Popen:
+    """Start ``python -m deepmouse ARGS`` (for tests that signal or kill it)."""
+    return subprocess.Popen([sys.executable, "-m", "deepmouse", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+class FakeClock:
+    """A clock that only moves when slept on (or advanced): timing logic without wall time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def assert_clean_error(result, *fragments: str) -> None:
+    """Exit status 2, no traceback, one line on stderr naming the problem (``fragments``)."""
+    code = getattr(result, "exit_code", getattr(result, "returncode", None))
+    assert code == 2, (code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
 
 
 def write_csv(path: Path, lines: list[str]) -> Path:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import assert_clean_error, cli
 
 from deepmouse.inspect_data import inspect_dataset, print_report
 from deepmouse.recordings import DataError, load_dataset, write_recording
@@ -96,22 +95,15 @@ def test_errors(tmp_path: Path) -> None:
         inspect_dataset(tmp_path)
 
 
-def test_cli_json_and_error(synth: Path, tmp_path: Path) -> None:
-    res = subprocess.run(
-        [sys.executable, "-m", "deepmouse", "data", "inspect", str(synth), "--out",
-         str(tmp_path / "f"), "--window", "100", "--json"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert res.returncode == 0, res.stderr
+def test_inspect_command_prints_json_and_refuses_a_missing_folder(synth: Path,
+                                                                  tmp_path: Path) -> None:
+    res = cli("data", "inspect", synth, "--out", tmp_path / "f", "--window", "100", "--json")
+    assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)
     assert [c["name"] for c in report["classes"]] == ["right", "left"]
+    assert report["config"]["window"] == 100
     assert all(Path(p).is_file() for p in report["figures"])
-    res = subprocess.run(
-        [sys.executable, "-m", "deepmouse", "data", "inspect", str(tmp_path / "nope")],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert res.returncode == 2
-    assert res.stderr.startswith("error:") and len(res.stderr.strip().splitlines()) == 1
+    assert_clean_error(cli("data", "inspect", tmp_path / "nope"), "no such dataset folder")
 
 
 @pytest.mark.slow

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FakeClock, assert_clean_error, cli, entry_point
 from xserver import XServer, require_x
 
 from deepmouse.classifier import HandClassifier
@@ -30,12 +28,6 @@ KEYS = {"t", "idle", "p_left", "decision", "p_decision", "p_left_total", "n_wind
 WINDOW = 100  # 1 s at 100 Hz keeps the tests short
 
 
-def deepmouse(*args: str, env: dict | None = None,
-              timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deepmouse", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(model file, synthetic dataset folder)."""
@@ -45,7 +37,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = synthesize_dataset(root / "data", minutes=1, seed=0)
     config = WindowConfig(window=WINDOW, rate=100.0)
     splits = make_splits(load_dataset(data), config)
-    clf = HandClassifier(model="gru", hidden=8, epochs=1, device="cpu", seed=0, threads=1)
+    clf = HandClassifier(family="gru", hidden=8, epochs=1, device="cpu", seed=0, threads=1)
     clf.fit(splits.train.X, splits.train.y)
     return save_model(root / "model.safetensors", clf, config), data
 
@@ -162,24 +154,30 @@ def test_replay_json_lines_matches_streaming(tiny: tuple[Path, Path]) -> None:
         assert 0.5 <= line["p_decision"] <= 1.0
 
 
-def test_replay_speed_paces_in_real_time(tiny: tuple[Path, Path]) -> None:
+def test_replay_at_speed_4_waits_a_quarter_of_the_recordings_time(
+    tiny: tuple[Path, Path],
+) -> None:
     rec_file = tiny[1] / "left" / "session1.csv"
-    began = time.perf_counter()
-    samples = list(replay_samples(rec_file, speed=4.0, seconds=3.0))
-    elapsed = time.perf_counter() - began
-    assert samples[0][0] == 0.0 and samples[-1][0] <= 3.0
-    assert 0.7 <= elapsed <= 1.5, f"3 s at speed 4 should take 0.75 s, took {elapsed:.2f} s"
-    began = time.perf_counter()
-    assert len(list(replay_samples(rec_file, speed=0, seconds=3.0))) == len(samples)
-    assert time.perf_counter() - began < 0.3
+    clock = FakeClock()
+    paced = []
+    for t, x, y in replay_samples(rec_file, speed=4.0, seconds=3.0, clock=clock,
+                                  sleep=clock.sleep):
+        paced.append((t, x, y))
+        assert clock.now == pytest.approx(t / 4.0)  # each sample released at its time / 4
+    assert paced[0][0] == 0.0 and paced[-1][0] <= 3.0
+    assert sum(clock.slept) == pytest.approx(paced[-1][0] / 4.0)
+    unpaced = FakeClock()
+    assert list(replay_samples(rec_file, speed=0, seconds=3.0, clock=unpaced,
+                               sleep=unpaced.sleep)) == paced
+    assert unpaced.slept == []  # speed 0: as fast as possible
 
 
 def test_replay_cli_and_errors(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     model_file, data = tiny
     rec_file = data / "left" / "session1.csv"
-    res = deepmouse("live", str(model_file.parent / model_file.name), "--replay", str(rec_file),
-                    "--speed", "0", "--seconds", "6.5", "--hop", "1", "--json-lines")
-    assert res.returncode == 0, res.stderr
+    res = cli("live", model_file.parent / model_file.name, "--replay", rec_file,
+              "--speed", "0", "--seconds", "6.5", "--hop", "1", "--json-lines")
+    assert res.exit_code == 0, res.stderr
     lines = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(lines) == 6 and all(set(d) == KEYS for d in lines)
     assert all(d["p_left"] is None or 0 <= d["p_left"] <= 1 for d in lines)
@@ -188,10 +186,9 @@ def test_replay_cli_and_errors(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     # a bad model on the command line: one line on stderr, exit 2, no traceback
     bad_model = tmp_path / "bad.safetensors"
     bad_model.write_bytes(b"not a model")
-    res = deepmouse("live", str(bad_model), "--replay", str(rec_file))
-    assert res.returncode == 2, (res.stdout, res.stderr)
-    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert res.stderr.startswith("error:") and "Traceback" not in res.stderr
+    res = cli("live", bad_model, "--replay", rec_file)
+    assert_clean_error(res, "bad.safetensors", "not a deepmouse model")
+    assert res.stderr.startswith("error:")
 
 
 def test_replay_rich_display(tiny: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
@@ -237,8 +234,8 @@ def test_live_on_a_real_x_server(tiny: tuple[Path, Path],
                   for t in s]
         mover = x.start_path(points, hold=0.01)
         try:
-            res = deepmouse("live", str(tiny[0]), "--seconds", "4", "--hop", "0.25",
-                            "--json-lines", env=x.env())
+            res = entry_point("live", tiny[0], "--seconds", "4", "--hop", "0.25",
+                              "--json-lines", env=x.env(), timeout=60)
         finally:
             mover.kill()
             mover.wait()

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
 from deepmouse.classifier import HandClassifier
-from deepmouse.modelfile import ModelFileError, load_model, read_metadata, save_model
+from deepmouse.modelfile import (
+    FORMAT_VERSION,
+    ModelFileError,
+    load_model,
+    read_metadata,
+    save_model,
+)
 from deepmouse.recordings import load_dataset
 from deepmouse.windows import WindowConfig, all_windows
+
+DATA = Path(__file__).parent / "data"
 
 
 def test_round_trip_gives_identical_probabilities(tiny_run, synth_dataset):
@@ -30,7 +39,7 @@ def test_round_trip_gives_identical_probabilities(tiny_run, synth_dataset):
 
 def test_svm_round_trip(tmp_path, synth_dataset):
     X = all_windows(load_dataset(synth_dataset), WindowConfig(window=100))
-    clf = HandClassifier(model="svm", C=2.0).fit(X.X, X.y)
+    clf = HandClassifier(family="svm", C=2.0).fit(X.X, X.y)
     path = save_model(tmp_path / "svm.safetensors", clf, WindowConfig(window=100))
     loaded = load_model(path)
     np.testing.assert_allclose(loaded.predict_proba(X.X), clf.predict_proba(X.X), rtol=1e-6)
@@ -71,7 +80,7 @@ def test_foreign_files_are_refused(tmp_path):
 def test_metadata_is_plain_json(tiny_run):
     meta = read_metadata(tiny_run.model_path)
     assert meta["classes"] == ["right", "left"]
-    assert meta["params"]["model"] == "gru"
+    assert meta["family"] == "gru"
     assert meta["window"]["idle_threshold"] == 0.1
 
 
@@ -83,3 +92,21 @@ def test_normalisation_constants_come_from_the_train_split_only(tiny_run, synth_
     np.testing.assert_allclose(model.classifier.scale_, fit_scale(splits.train.X))
     everything = np.concatenate([splits.train.X, splits.dev.X, splits.test.X])
     assert not np.allclose(model.classifier.scale_, fit_scale(everything), rtol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["stroke-cnn", "svm"])
+def test_format_version_1_files_still_load_and_predict_the_same(family):
+    """tests/data/v1-*.safetensors were written by deepmouse before the family registry (format
+    version 1), with the probabilities it gave for 8 windows."""
+    expected = np.load(DATA / "v1-expected.npz")
+    assert read_metadata(DATA / f"v1-{family}.safetensors")["format_version"] == 1
+    model = load_model(DATA / f"v1-{family}.safetensors")
+    assert model.classifier.family == family
+    np.testing.assert_allclose(model.predict_proba(expected[f"{family}_X"])[:, 1],
+                               expected[f"{family}_p_left"], rtol=1e-6, atol=1e-7)
+
+
+def test_files_are_written_in_the_current_format(tiny_run):
+    meta = read_metadata(tiny_run.model_path)
+    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert meta["family"] == "gru" and "model" not in meta["params"]

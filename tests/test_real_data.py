@@ -57,11 +57,11 @@ def test_train_on_touchpad_and_evaluate_on_mouse(shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_default_model_scores_a_mouse_session_it_never_saw(shared_data, tmp_path):
-    """Issue 4's use: train the default model through the CLI on five mouse session pairs, then
-    ``deepmouse evaluate MODEL NEW_DATASET --split all`` on the pair it never saw (r2, l2)."""
+    """Train the default model through the CLI on five mouse session pairs, then ``deepmouse
+    evaluate MODEL NEW_DATASET --split all`` on the pair it never saw (r2, l2)."""
     import json
-    import subprocess
-    import sys
+
+    from conftest import cli
 
     known, new = tmp_path / "known", tmp_path / "new"
     for hand in ("right", "left"):
@@ -71,9 +71,8 @@ def test_default_model_scores_a_mouse_session_it_never_saw(shared_data, tmp_path
             target.symlink_to(source)
 
     def deepmouse(*args):
-        result = subprocess.run([sys.executable, "-m", "deepmouse", *map(str, args)],
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stderr
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
         return json.loads(result.stdout)
 
     deepmouse("train", known, "--out", tmp_path / "run", "--split", "session", "--stride", 50,

@@ -1,4 +1,4 @@
-"""The recorder on a real X server: positions, rate, signals, kill -9, errors.
+"""The recorder on a real X server: positions, schedule, signals, kill -9, errors.
 
 Xvfb runs on a free display; xdotool moves the real pointer along a scripted path; the
 recorder (``deepmouse record`` in a subprocess, or :func:`deepmouse.record.record` in-process)
@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -20,21 +18,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FakeClock, cli, start_entry_point
 from xserver import XServer, require_x, scripted_path
 
-from deepmouse.record import (
+import deepmouse.record
+from deepmouse.pointer import poll
+from deepmouse.record import FLUSH_SECONDS, new_recording_path, record, update_dataset_info
+from deepmouse.recordings import (
+    DataError,
+    PartialLineWarning,
     interval_stats,
-    new_recording_path,
-    poll,
-    record,
-    update_dataset_info,
+    load_dataset,
+    read_recording,
 )
-from deepmouse.recordings import DataError, PartialLineWarning, load_dataset, read_recording
-
-
-def deepmouse(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "deepmouse", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def only_file(folder: Path) -> Path:
@@ -71,10 +67,11 @@ def dedup(xy: np.ndarray) -> list[tuple[int, int]]:
 
 
 @pytest.mark.x11
-def test_record_captures_the_scripted_path_at_the_rate(xserver: XServer, tmp_path: Path) -> None:
+def test_record_captures_the_scripted_path_on_the_rate_grid(xserver: XServer,
+                                                            tmp_path: Path) -> None:
     xserver.move(5, 5)
     path = scripted_path(12, seed=1)
-    proc = deepmouse("record", str(tmp_path), "--hand", "left", "--seconds", "4",
+    proc = start_entry_point("record", str(tmp_path), "--hand", "left", "--seconds", "4",
                      "--device", "touchpad", "--json", env=xserver.env())
     wait_for_samples(tmp_path / "left", 10)  # recording has started
     xserver.move_path(path, hold=0.15)  # 12 points x 150 ms = 1.8 s, inside the 4 s
@@ -91,20 +88,15 @@ def test_record_captures_the_scripted_path_at_the_rate(xserver: XServer, tmp_pat
     runs = np.diff(np.flatnonzero(np.r_[True, np.any(np.diff(rec.xy, axis=0) != 0, axis=1)]))
     assert np.median(runs) >= 10
 
-    # rate: 100 Hz on schedule, for 4 s
+    # the summary describes the file; one sample per 10 ms slot at most (no catch-up
+    # bursts); the schedule itself is tested on a fake clock (test_poll_*)
     assert summary["samples"] == rec.n_samples
-    dt = np.diff(rec.t)
-    assert np.median(dt) == pytest.approx(0.01, abs=0.0005)
-    assert rec.t[-1] == pytest.approx(4.0, abs=0.02)  # no drift
+    assert np.all(np.diff(rec.t) > 0)
     slots = np.floor((rec.t + 1e-6) / 0.01)
     assert np.all(np.diff(slots) >= 1), "one sample per 10 ms slot: no catch-up bursts"
-    # a missed deadline is skipped (a delay spike), so the achieved rate is at most 100 Hz
-    # and drops only by the deadlines the OS made us miss: within 3% on a machine with
-    # spare cores, within 10% on one whose load exceeds its cores (others' jobs running)
-    tolerance = 3.0 if os.getloadavg()[0] < (os.cpu_count() or 1) else 10.0
-    assert 100.0 - tolerance <= summary["achieved_rate"] <= 100.5, summary
     stats = interval_stats(rec.t, 100.0)
     assert stats["spikes"] == summary["spikes"]
+    assert summary["achieved_rate"] == pytest.approx(stats["achieved_rate"])
     assert summary["stopped_by"] == "seconds"
 
     info = json.loads((tmp_path / "dataset.json").read_text())
@@ -115,7 +107,7 @@ def test_record_captures_the_scripted_path_at_the_rate(xserver: XServer, tmp_pat
 @pytest.mark.x11
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_ends_with_a_complete_file(xserver: XServer, tmp_path: Path, sig) -> None:
-    proc = deepmouse("record", str(tmp_path), "--hand", "right", env=xserver.env())
+    proc = start_entry_point("record", str(tmp_path), "--hand", "right", env=xserver.env())
     wait_for_samples(tmp_path / "right", 60)
     xserver.move(300, 200)
     time.sleep(0.3)
@@ -135,18 +127,49 @@ def test_signal_ends_with_a_complete_file(xserver: XServer, tmp_path: Path, sig)
 
 
 @pytest.mark.x11
-def test_kill_9_loses_at_most_the_last_second(xserver: XServer, tmp_path: Path) -> None:
-    proc = deepmouse("record", str(tmp_path), "--hand", "left", env=xserver.env())
-    path = wait_for_samples(tmp_path / "left", 2)
-    started = time.monotonic()  # the first samples are on disk: recording runs since <= now
-    time.sleep(2.5)
+def test_kill_9_leaves_a_loadable_recording_with_what_was_on_disk(xserver: XServer,
+                                                                  tmp_path: Path) -> None:
+    proc = start_entry_point("record", tmp_path, "--hand", "left", env=xserver.env())
+    path = wait_for_samples(tmp_path / "left", 120)  # about a second on disk
+    on_disk = path.read_bytes().count(b"\n") - 1  # samples, without the header
     proc.kill()
     proc.wait(10)
-    alive = time.monotonic() - started
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PartialLineWarning)
         rec = read_recording(path)
-    assert rec.t[-1] >= alive - 1.0, (rec.t[-1], alive)
+    assert rec.n_samples >= on_disk and np.all(np.diff(rec.t) > 0)
+
+
+def test_samples_reach_the_writer_every_flush_period(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a kill -9 can lose: samples not yet handed to the writer span < FLUSH_SECONDS."""
+    handed: list[float] = [0.0]  # time of the last sample handed to the writer
+
+    class Writer(deepmouse.record._Writer):
+        def __init__(self, path: Path) -> None:
+            super().__init__(path)
+            put = self.chunks.put
+
+            def track(chunk):
+                if chunk and chunk != b"t,x,y\n":
+                    handed.append(float(chunk.rstrip(b"\n").rsplit(b"\n", 1)[-1].split(b",")[0]))
+                put(chunk)
+
+            self.chunks.put = track
+
+    monkeypatch.setattr(deepmouse.record, "_Writer", Writer)
+    clock = FakeClock()
+    pending_span = []
+
+    def on_sample(t: float, x: float, y: float) -> None:
+        pending_span.append(t - handed[-1])
+
+    summary = record(tmp_path, "left", seconds=3.0, position=lambda: (1.0, 2.0),
+                     on_sample=on_sample, clock=clock, sleep=clock.sleep)
+    assert summary.samples == 301  # 0 .. 3 s at 100 Hz, on the fake clock
+    assert max(pending_span) <= FLUSH_SECONDS + 1e-9
+    assert len(handed) >= 3.0 / FLUSH_SECONDS
+    assert read_recording(summary.path).n_samples == 301
 
 
 @pytest.mark.x11
@@ -168,7 +191,7 @@ def test_record_library_in_process(xserver: XServer, tmp_path: Path,
     rec = read_recording(summary.path)
     np.testing.assert_allclose(rec.t, [s[0] for s in seen], atol=1e-6)
     assert set(map(tuple, rec.xy)) == {(640.0, 480.0)}
-    assert abs(summary.achieved_rate - 50.0) < 2.0
+    assert summary.achieved_rate == pytest.approx(interval_stats(rec.t, 50.0)["achieved_rate"])
     # a second recording with another device: never overwritten, device becomes "mixed"
     second = record(tmp_path, "right", seconds=0.2, device="touchpad")
     assert second.path != summary.path and summary.path.exists()
@@ -180,21 +203,22 @@ def test_record_library_in_process(xserver: XServer, tmp_path: Path,
 
 def test_no_display_is_one_clear_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    proc = deepmouse("record", str(tmp_path / "ds"), "--hand", "left", "--seconds", "1", env=env)
+    proc = start_entry_point("record", tmp_path / "ds", "--hand", "left", "--seconds", "1",
+                             env=env)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err.startswith("error:") and "DISPLAY" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "ds").exists(), "no file before the pointer is known to work"
     # bad arguments are reported first, before looking for a display
-    proc = deepmouse("record", str(tmp_path / "ds"), "--hand", "both", env=env)
+    proc = start_entry_point("record", str(tmp_path / "ds"), "--hand", "both", env=env)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and "hand must be one of right, left" in err
 
 
 def test_unreachable_display_is_one_clear_error(tmp_path: Path) -> None:
     env = dict(os.environ, DISPLAY=":4242")
-    proc = deepmouse("record", str(tmp_path), "--hand", "left", env=env)
+    proc = start_entry_point("record", str(tmp_path), "--hand", "left", env=env)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2, err
     assert err.startswith("error:") and ":4242" in err
@@ -253,24 +277,41 @@ def test_interval_stats() -> None:
     assert interval_stats(np.array([0.0]), 100.0)["spikes"] == 0
 
 
-def test_poll_keeps_the_schedule_without_drift() -> None:
-    # the scheduler alone (a constant reader, not a cursor): 1 s at 200 Hz
-    samples = list(poll(lambda: (1.0, 2.0), rate=200.0, seconds=1.0))
+def test_poll_samples_every_deadline_without_drift() -> None:
+    clock = FakeClock()
+    clock.now = 100.0
+    samples = list(poll(lambda: (1.0, 2.0), rate=200.0, seconds=1.0, clock=clock,
+                        sleep=clock.sleep))
     t = np.array([s[0] for s in samples])
-    assert t[0] == pytest.approx(0.0, abs=1e-3)
+    np.testing.assert_allclose(t, np.arange(201) / 200.0, atol=1e-9)  # 0 .. 1 s inclusive
+
+
+def test_poll_skips_missed_deadlines_instead_of_bursting() -> None:
+    """A 55 ms stall at 100 Hz: the missed deadlines are skipped, the schedule stays."""
+    clock = FakeClock()
+    stalled = []
+
+    def position() -> tuple[float, float]:
+        if len(stalled) == 0 and clock.now >= 0.1:
+            stalled.append(clock.now)
+            clock.now += 0.055  # the reader blocks for 55 ms once
+        return 0.0, 0.0
+
+    t = np.array([s[0] for s in poll(position, rate=100.0, seconds=0.3, clock=clock,
+                                     sleep=clock.sleep)])
+    slots = np.round(t / 0.01, 6)
     assert np.all(np.diff(t) > 0)
-    assert len(t) <= 201
-    assert len(t) >= (190 if os.getloadavg()[0] < (os.cpu_count() or 1) else 150)
-    # sample k is due at k / rate: the median lag stays small (no accumulated drift)
-    k = np.round(t * 200.0)
-    assert np.median(t - k / 200.0) < 0.002
+    assert slots[:11].tolist() == list(range(11))  # on schedule until the stall at 0.1 s
+    assert t[11] == pytest.approx(0.16)  # next free deadline after 0.155 s: no burst
+    assert np.all(np.diff(t[11:]) == pytest.approx(0.01))  # and on schedule again
+    assert interval_stats(t, 100.0)["spikes"] == 1
 
 
 @pytest.mark.x11
 def test_x_server_going_away_keeps_the_recording(tmp_path: Path) -> None:
     require_x()
     with XServer() as x:
-        proc = deepmouse("record", str(tmp_path), "--hand", "left", env=x.env())
+        proc = start_entry_point("record", str(tmp_path), "--hand", "left", env=x.env())
         path = wait_for_samples(tmp_path / "left", 60)
         x.stop()
         out, err = proc.communicate(timeout=30)
@@ -282,11 +323,10 @@ def test_x_server_going_away_keeps_the_recording(tmp_path: Path) -> None:
     assert rec.n_samples >= 59
 
 
-def test_commands_are_registered() -> None:
+def test_record_live_and_inspect_are_commands_with_their_options() -> None:
     def help_of(*args: str) -> str:
-        res = subprocess.run([sys.executable, "-m", "deepmouse", *args, "--help"],
-                             capture_output=True, text=True, timeout=60)
-        assert res.returncode == 0, res.stderr
+        res = cli(*args, "--help")
+        assert res.exit_code == 0, res.stderr
         return res.stdout
 
     top = help_of()

@@ -53,20 +53,12 @@ def test_tune_stores_the_study_and_continues_it(synth_dataset, tmp_path):
 
 
 def test_search_space_follows_the_family():
-    from deepmouse.search import suggest_params
+    from deepmouse.families import get_family
 
     fixed = optuna.trial.FixedTrial({"hidden": 32, "lr": 1e-3, "dropout": 0.1, "conv_layers": 5,
                                      "augment": 0.2, "C": 1.0, "gamma": 0.01, "n_kernels": 5000})
-    assert set(suggest_params(fixed, "stroke-cnn")) == {"hidden", "lr", "dropout", "conv_layers",
-                                                         "augment"}
-    assert set(suggest_params(fixed, "gru")) == {"hidden", "lr", "dropout"}
-    assert set(suggest_params(fixed, "svm")) == {"C", "gamma"}
-    assert set(suggest_params(fixed, "rocket")) == {"n_kernels"}
-
-
-def test_without_a_model_the_search_uses_the_default_family(synth_dataset):
-    from deepmouse.classifier import DEFAULT_FAMILY
-
-    config = RunConfig(dataset=str(synth_dataset))
-    assert config.resolved_params()["model"] == DEFAULT_FAMILY
-    assert config.window_config().train_stride < config.window
+    assert set(get_family("stroke-cnn").search_space(fixed)) == {
+        "hidden", "lr", "dropout", "conv_layers", "augment"}
+    assert set(get_family("gru").search_space(fixed)) == {"hidden", "lr", "dropout"}
+    assert set(get_family("svm").search_space(fixed)) == {"C", "gamma"}
+    assert set(get_family("rocket").search_space(fixed)) == {"n_kernels"}

@@ -14,6 +14,11 @@ class Crash(Exception):
     pass
 
 
+def _config(**settings) -> TrainConfig:
+    return TrainConfig(**{"epochs": 1, "batch_size": 8, "lr": 3e-3, "seed": 0, "device": "cpu",
+                          "patience": None, "augment": 0.0, "threads": 1} | settings)
+
+
 def _data(seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(64, 40, 2)).astype(np.float32)
@@ -23,7 +28,8 @@ def _data(seed=0):
 
 def _train(config, checkpoint=None, crash_at=None):
     torch.manual_seed(0)
-    net = build_model(ModelConfig(kind="conv-gru", hidden=8, conv_layers=1, dropout=0.2))
+    net = build_model(ModelConfig(kind="conv-gru", hidden=8, conv_layers=1, conv_filters=8,
+                                  dropout=0.2))
 
     def on_epoch(row):
         if row["epoch"] == crash_at:
@@ -34,7 +40,7 @@ def _train(config, checkpoint=None, crash_at=None):
 
 
 def test_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path):
-    config = TrainConfig(epochs=5, batch_size=8, device="cpu", augment=0.1)
+    config = _config(epochs=5, augment=0.1)
     net_ref, ref = _train(config)
     ckpt = tmp_path / "ckpt.safetensors"
     with pytest.raises(Crash):
@@ -51,9 +57,9 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path):
 
 def test_checkpoint_of_other_settings_is_refused(tmp_path):
     ckpt = tmp_path / "ckpt.safetensors"
-    _train(TrainConfig(epochs=1, batch_size=8, device="cpu"), ckpt)
+    _train(_config(epochs=1), ckpt)
     with pytest.raises(ValueError, match="other data or settings"):
-        _train(TrainConfig(epochs=2, batch_size=8, lr=0.1, device="cpu"), ckpt)
+        _train(_config(epochs=2, lr=0.1), ckpt)
     ckpt.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="unreadable checkpoint"):
-        _train(TrainConfig(epochs=2, batch_size=8, device="cpu"), ckpt)
+        _train(_config(epochs=2), ckpt)

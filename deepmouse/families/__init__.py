@@ -1,0 +1,24 @@
+"""Model families and their registry (the contract: :mod:`deepmouse.families.base`).
+
+Built in: the torch networks (:mod:`~deepmouse.families.network`: ``stroke-cnn``, ``conv-gru``,
+``gru``, ``lstm``), :mod:`~deepmouse.families.svm` and :mod:`~deepmouse.families.rocket`. Each
+module registers its families when imported; a new family is one more module here and one line
+below (or a ``register(...)`` call from your own code).
+"""
+
+from deepmouse.families import network, rocket, svm  # noqa: F401  (they register themselves)
+from deepmouse.families.base import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    Family,
+    FamilyState,
+    MissingDependencyError,
+    get_family,
+    register,
+    unregister,
+)
+
+__all__ = [
+    "DEFAULT_FAMILY", "FAMILIES", "Family", "FamilyState", "MissingDependencyError",
+    "get_family", "register", "unregister",
+]

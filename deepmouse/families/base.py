@@ -1,0 +1,196 @@
+"""What a model family is, and the registry of families.
+
+A family is one object, defined in one module, that owns everything about one kind of model:
+
+- ``name`` and a one-line ``summary`` (the command line's help lists them);
+- ``defaults``: every parameter it takes, with its default value (a parameter left at ``None``
+  by the user takes this value);
+- ``train_stride``: the step between training windows, as a fraction of the window (dev, test
+  and evaluation windows never overlap);
+- :meth:`Family.min_window`, :meth:`Family.check_params`: what it accepts;
+- :meth:`Family.search_space`: its ``tune`` search space (Optuna, define-by-run);
+- :meth:`Family.fit`: *normalised* windows ``(n, window, 2)``, labels and parameters →
+  :class:`FamilyState` (arrays and JSON-able settings: what the model file stores);
+- :meth:`Family.restore`: the state read back from a model file, checked and ready to score;
+- :meth:`Family.log_odds`: state and normalised windows → left-hand log-odds ``(n,)``.
+
+Nothing else in deepmouse branches on a family's name: :class:`~deepmouse.classifier.
+HandClassifier`, the model file, the pipeline, search, the command line and the benchmarks all go
+through this contract. A new family is one module with one ``register(...)`` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+DEFAULT_FAMILY = "stroke-cnn"
+"""The default model: best dev accuracy on the real DeepMouse recordings (see the README)."""
+
+COMMON_PARAMETERS: dict[str, Any] = {"seed": 0}
+"""Parameters every family takes (``seed``: same seed and data, same model)."""
+
+
+class MissingDependencyError(ImportError):
+    """A family needs an optional package that is not installed (names the extra to install)."""
+
+
+@dataclass
+class FamilyState:
+    """What fitting a family produced.
+
+    Attributes:
+        arrays: the fitted arrays by name (the model file's tensors).
+        settings: JSON-able fitted values that are not arrays (the model file's metadata).
+        history: one row per epoch for families that train in epochs (``epoch``,
+            ``train_loss``, ``train_accuracy``, ``dev_loss``, ``dev_accuracy``, ``seconds``).
+        best_epoch: the epoch whose weights were kept (0 for families without epochs).
+        runtime: what the family builds from the arrays to score fast (e.g. a torch network);
+            never saved.
+    """
+
+    arrays: dict[str, np.ndarray]
+    settings: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    runtime: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+EpochCallback = Callable[[dict], None]
+
+
+class Family:
+    """Base class of a model family; subclasses override what differs (see the module doc)."""
+
+    name: str = ""
+    summary: str = ""
+    defaults: dict[str, Any] = {}
+    train_stride: float = 1.0
+    extra: str | None = None
+    """The pip extra a family needs beyond deepmouse's dependencies (``None``: none)."""
+
+    def parameters(self) -> dict[str, Any]:
+        """Every parameter with its default: :data:`COMMON_PARAMETERS` and :attr:`defaults`."""
+        return COMMON_PARAMETERS | self.defaults
+
+    def check_available(self) -> None:
+        """Raise :class:`MissingDependencyError` if an optional package is missing."""
+
+    def check_params(self, params: dict) -> None:
+        """Raise ValueError for a bad value among resolved ``params``."""
+
+    def min_window(self, params: dict) -> int:
+        """The shortest window (in steps) this family can take with ``params``."""
+        return 2
+
+    def progress_total(self, params: dict) -> int:
+        """How many times :meth:`fit` calls ``on_epoch`` (the length of a progress bar)."""
+        return 1
+
+    def search_space(self, trial) -> dict:
+        """Parameters for one Optuna ``trial`` (define-by-run)."""
+        raise ValueError(f"the {self.name} family has no search space to tune")
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        params: dict,
+        dev: tuple[np.ndarray, np.ndarray] | None = None,
+        on_epoch: EpochCallback | None = None,
+        checkpoint=None,
+    ) -> FamilyState:
+        """Fit on normalised windows ``X`` ``(n, window, 2)`` and labels ``y`` ``(n,)`` in {0, 1}.
+
+        ``dev`` (windows, labels) may pick the kept epoch; ``on_epoch`` is called with each
+        epoch's history row; ``checkpoint`` (a path) makes a long fit resumable.
+        """
+        raise NotImplementedError
+
+    def restore(self, state: FamilyState, params: dict) -> FamilyState:
+        """A state read from a model file, checked and prepared for :meth:`log_odds`.
+
+        Raises:
+            ValueError: arrays missing or of the wrong shape for ``params``.
+        """
+        return state
+
+    def log_odds(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
+        """Left-hand log-odds ``(n,)`` of normalised windows ``X`` ``(n, window, 2)``."""
+        raise NotImplementedError
+
+
+FAMILIES: dict[str, Family] = {}
+"""The registered families by name, in registration order."""
+
+
+def register(family: Family) -> Family:
+    """Add ``family`` to the registry (replacing one of the same name); return it."""
+    if not family.name:
+        raise ValueError("a family needs a name")
+    unknown = set(family.defaults) & set(COMMON_PARAMETERS)
+    if unknown:
+        raise ValueError(f"{family.name}: {sorted(unknown)} are common parameters")
+    FAMILIES[family.name] = family
+    return family
+
+
+def unregister(name: str) -> None:
+    """Remove a family from the registry (a no-op for an unknown name)."""
+    FAMILIES.pop(name, None)
+
+
+def get_family(name: str) -> Family:
+    """The registered family called ``name``.
+
+    Raises:
+        ValueError: no such family (the message lists the known ones).
+    """
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown model family {name!r} (expected one of {', '.join(FAMILIES)})"
+        ) from None
+
+
+def platt_out_of_fold(estimator, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float]:
+    """Platt constants ``(a, b)`` so that ``a * score + b`` are calibrated log-odds.
+
+    Fitted on the out-of-fold decision values of ``estimator`` (3 stratified folds, a clone
+    fitted per fold), so that scores of windows the estimator was fitted on do not make the
+    probabilities overconfident.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    scores = cross_val_predict(estimator, X, y, cv=folds, method="decision_function")
+    platt = LogisticRegression().fit(scores.reshape(-1, 1), y)
+    return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+
+
+def require_arrays(state: FamilyState, shapes: dict[str, tuple[int | None, ...]]) -> None:
+    """Check that ``state.arrays`` holds exactly ``shapes``'s names, with those shapes.
+
+    ``None`` in a shape matches any length on that axis.
+
+    Raises:
+        ValueError: a missing, extra or misshapen array.
+    """
+    missing = sorted(set(shapes) - set(state.arrays))
+    extra = sorted(set(state.arrays) - set(shapes))
+    if missing or extra:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"unexpected {', '.join(extra)}"] if extra else [])
+        raise ValueError(f"arrays {'; '.join(parts)}")
+    for name, shape in shapes.items():
+        actual = state.arrays[name].shape
+        if len(actual) != len(shape) or any(
+            s is not None and s != a for s, a in zip(shape, actual, strict=True)
+        ):
+            expected = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"array {name} has shape {actual}, expected {expected}")

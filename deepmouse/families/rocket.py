@@ -1,0 +1,143 @@
+"""The ``rocket`` family: MiniRocket features + a ridge classifier (Dempster et al., 2021).
+
+MiniRocket (from `aeon <https://www.aeon-toolkit.org>`_, the ``rocket`` extra) convolves each
+window with 84 fixed kernels at several dilations and keeps, per kernel, dilation and bias, the
+proportion of positive values (~10,000 features). A ridge classifier with a cross-validated
+penalty separates the hands, and a Platt sigmoid fitted on its out-of-fold scores turns the
+ridge score into calibrated log-odds, so windows combine over time like the other families'.
+
+The network of the other families sees ``(dx, dy)``; MiniRocket also sees the *path* within the
+window (cumulative movement), which its convolutions cannot build from steps alone.
+
+State arrays (plain arrays, what the model file stores, no pickle): the transform's
+``channels_per_combination``, ``channel_indices``, ``dilations``, ``features_per_dilation`` and
+``biases``; ``feature_scale`` ``(n_features,)``; ridge ``coef`` ``(n_features,)`` and
+``intercept`` ``(1,)``; ``platt_a``, ``platt_b`` ``(1,)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from deepmouse.families.base import (
+    Family,
+    FamilyState,
+    MissingDependencyError,
+    platt_out_of_fold,
+    register,
+    require_arrays,
+)
+
+PARAMETER_NAMES = (
+    "channels_per_combination", "channel_indices", "dilations", "features_per_dilation", "biases",
+)
+RIDGE_ALPHAS = np.logspace(-3, 3, 10)
+MIN_WINDOW = 9
+"""MiniRocket's kernels span 9 steps: the shortest window it takes."""
+MIN_KERNELS = 84
+"""MiniRocket's fixed kernels: ``n_kernels`` below this cannot be honoured."""
+
+
+def _minirocket():
+    try:
+        from aeon.transformations.collection.convolution_based import _minirocket
+    except ImportError:
+        raise MissingDependencyError(
+            "the rocket family needs aeon: pip install 'deepmouse[rocket]'"
+        ) from None
+    return _minirocket
+
+
+def rocket_input(X: np.ndarray) -> np.ndarray:
+    """Normalised windows ``(n, window, 2)`` → MiniRocket input ``(n, 4, window)`` float32.
+
+    Channels: dx, dy, and the path x, y (cumulative movement from the window's start).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    return np.ascontiguousarray(
+        np.concatenate([X, np.cumsum(X, axis=1)], -1).transpose(0, 2, 1), dtype=np.float32
+    )
+
+
+def rocket_features(arrays: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """MiniRocket features ``(n, n_features)`` of normalised windows ``(n, window, 2)``."""
+    minirocket = _minirocket()
+    parameters = tuple(arrays[name] for name in PARAMETER_NAMES)
+    return minirocket._static_transform_multi(
+        rocket_input(X), parameters, minirocket.MiniRocket._indices
+    )
+
+
+class RocketFamily(Family):
+    name = "rocket"
+    summary = "MiniRocket + ridge, the strong generic time-series baseline"
+    defaults = {"n_kernels": 10_000}
+    extra = "rocket"
+
+    def check_available(self) -> None:
+        _minirocket()
+
+    def check_params(self, params: dict) -> None:
+        if params["n_kernels"] < MIN_KERNELS:
+            raise ValueError(f"n_kernels must be >= {MIN_KERNELS} (MiniRocket's kernels), got "
+                             f"{params['n_kernels']}")
+
+    def min_window(self, params: dict) -> int:
+        return MIN_WINDOW
+
+    def search_space(self, trial) -> dict:
+        # the ridge penalty is cross-validated inside the fit
+        return {"n_kernels": trial.suggest_int("n_kernels", 1_000, 20_000, log=True)}
+
+    def fit(self, X, y, params, dev=None, on_epoch=None, checkpoint=None) -> FamilyState:
+        """Fit MiniRocket, the ridge and the Platt sigmoid on normalised windows."""
+        from scipy.linalg import LinAlgWarning
+        from sklearn.linear_model import RidgeClassifier, RidgeClassifierCV
+
+        minirocket = _minirocket()
+        seed = params["seed"]
+        transform = minirocket.MiniRocket(n_kernels=params["n_kernels"], random_state=seed)
+        transform.fit(rocket_input(X))
+        fitted = zip(PARAMETER_NAMES, transform.parameters, strict=True)
+        arrays = {name: np.asarray(value) for name, value in fitted}
+        features = rocket_features(arrays, X)
+        scale = features.std(axis=0)
+        scale = np.where(scale > 1e-8, scale, 1.0).astype(np.float32)
+        features /= scale
+        with warnings.catch_warnings():  # a small penalty on 10k features: expected, harmless
+            warnings.simplefilter("ignore", LinAlgWarning)
+            ridge = RidgeClassifierCV(alphas=RIDGE_ALPHAS).fit(features, y)
+            platt_a, platt_b = platt_out_of_fold(
+                RidgeClassifier(alpha=ridge.alpha_), features, y, seed
+            )
+        arrays.update({
+            "feature_scale": scale,
+            "coef": np.ravel(ridge.coef_).astype(np.float64),
+            "intercept": np.ravel(ridge.intercept_)[:1].astype(np.float64),
+            "platt_a": np.array([platt_a]),
+            "platt_b": np.array([platt_b]),
+        })
+        return FamilyState(arrays)
+
+    def restore(self, state: FamilyState, params: dict) -> FamilyState:
+        self.check_available()
+        shapes: dict[str, tuple[int | None, ...]] = {name: (None,) for name in PARAMETER_NAMES}
+        shapes |= {"feature_scale": (None,), "coef": (None,), "intercept": (1,),
+                   "platt_a": (1,), "platt_b": (1,)}
+        require_arrays(state, shapes)
+        if len(state.arrays["coef"]) != len(state.arrays["feature_scale"]):
+            raise ValueError("coef and feature_scale differ in length")
+        return state
+
+    def log_odds(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
+        a = state.arrays
+        if len(X) == 0:
+            return np.zeros(0)
+        features = rocket_features(a, X) / a["feature_scale"]
+        score = features.astype(np.float64) @ a["coef"] + a["intercept"][0]
+        return a["platt_a"][0] * score + a["platt_b"][0]
+
+
+register(RocketFamily())

@@ -1,0 +1,51 @@
+"""benchmarks/accuracy.py: its pieces, on synthetic data (the real figures are in RESULTS.md)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import load_benchmark
+
+from deepmouse.recordings import load_dataset
+from deepmouse.windows import WindowConfig, make_splits
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/accuracy.py as a module."""
+    return load_benchmark("accuracy")
+
+
+@pytest.fixture(scope="module")
+def rocket_splits(tmp_path_factory):
+    from deepmouse.synth import synthesize_dataset
+
+    data = synthesize_dataset(tmp_path_factory.mktemp("bench") / "data", minutes=10, seed=5)
+    return make_splits(load_dataset(data), WindowConfig(window=100, stride=25), "chrono")
+
+
+def test_rocket_benchmark_row(bench, rocket_splits):
+    """benchmarks/accuracy.py scores the rocket baseline on the test split, with a loss."""
+    pytest.importorskip("aeon")
+    row = bench.run_one("rocket", rocket_splits, 100, quick=False, seed=0)
+    assert row["test_windows"] == len(rocket_splits.test) and row["test"]["loss"] > 0
+    assert row["test"]["accuracy"] > 0.6
+
+
+def test_accuracy_benchmark_table_from_fold_rows(bench):
+    """benchmarks/accuracy.py: summary over folds and the Markdown table (no training)."""
+
+    def fold(name, acc, d10):
+        return {"fold": name, "dev_accuracy": acc, "train_seconds": 1.0, "stride": None,
+                "test": {"accuracy": acc, "loss": 0.5, "roc_auc": acc,
+                         "decision_accuracy": {"2": acc, "5": acc, "10": d10, "30": None}}}
+
+    folds = [fold("test r1+l1", 0.6, 0.7), fold("test r2+l2", 0.8, 0.9)]
+    summary = bench.summarise(folds)
+    assert summary["accuracy"]["mean"] == pytest.approx(0.7)
+    assert summary["accuracy"]["std"] == pytest.approx(0.1)
+    assert summary["decision_accuracy"]["30"] is None
+    report = {"results": [{"task": "mouse", "window": 200, "family": "svm", "folds": folds,
+                           "summary": summary}],
+              "deepmouse_reported": bench.DEEPMOUSE_REPORTED}
+    table = bench.markdown(report)
+    assert "0.700 ± 0.100" in table and "optimistic" in table and "r2+l2: 0.800 / 0.900" in table

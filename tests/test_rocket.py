@@ -1,0 +1,82 @@
+"""The rocket family: MiniRocket + ridge (aeon, the ``rocket`` extra)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import assert_clean_error, cli
+from sklearn.metrics import roc_auc_score
+
+from deepmouse.classifier import HandClassifier
+from deepmouse.modelfile import load_model, save_model
+from deepmouse.recordings import load_dataset
+from deepmouse.windows import WindowConfig, make_splits
+
+
+def test_rocket_input_is_moves_and_path():
+    from deepmouse.families.rocket import rocket_input
+
+    X = np.random.default_rng(0).normal(size=(3, 50, 2)).astype(np.float32)
+    channels = rocket_input(X)
+    assert channels.shape == (3, 4, 50) and channels.dtype == np.float32
+    np.testing.assert_allclose(channels[:, 1], X[:, :, 1], rtol=1e-6)
+    np.testing.assert_allclose(channels[:, 2, -1], X[:, :, 0].sum(1), rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def rocket_splits(tmp_path_factory):
+    """10 minutes of synthetic data: MiniRocket needs more windows than the networks' fixture."""
+    from deepmouse.synth import synthesize_dataset
+
+    data = synthesize_dataset(tmp_path_factory.mktemp("rocket") / "data", minutes=10, seed=5)
+    return make_splits(load_dataset(data), WindowConfig(window=100, stride=25), "chrono")
+
+
+def test_rocket_family_learns_and_round_trips(rocket_splits, tmp_path):
+    """MiniRocket + ridge: above chance on held-out test windows, saved without pickle."""
+    pytest.importorskip("aeon")
+    splits = rocket_splits
+    clf = HandClassifier(family="rocket").fit(splits.train.X, splits.train.y)
+    p_left = clf.predict_proba(splits.test.X)[:, 1]
+    assert ((p_left > 0.5) == (splits.test.y == 1)).mean() > 0.6
+    assert roc_auc_score(splits.test.y, p_left) > 0.6
+    assert 0.05 < p_left.mean() < 0.95 and np.isfinite(p_left).all()
+    path = save_model(tmp_path / "rocket.safetensors", clf, splits.config)
+    loaded = load_model(path)
+    np.testing.assert_allclose(loaded.predict_proba(splits.test.X)[:, 1], p_left, rtol=1e-6)
+    assert loaded.classifier.resolved_params()["n_kernels"] == 10_000
+
+
+def without_aeon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import aeon...`` fail as on a machine without the extra."""
+    monkeypatch.setitem(sys.modules, "aeon.transformations.collection.convolution_based", None)
+
+
+def test_rocket_model_file_without_aeon_is_a_clear_error(rocket_splits, tmp_path, monkeypatch):
+    """A rocket model file on a machine without aeon: one ModelFileError naming the extra."""
+    pytest.importorskip("aeon")
+    from deepmouse.modelfile import ModelFileError
+
+    clf = HandClassifier(family="rocket", n_kernels=200).fit(
+        rocket_splits.train.X[::5], rocket_splits.train.y[::5]
+    )
+    path = save_model(tmp_path / "rocket.safetensors", clf, rocket_splits.config)
+    without_aeon(monkeypatch)
+    with pytest.raises(ModelFileError, match=r"deepmouse\[rocket\]"):
+        load_model(path)
+
+
+def test_training_rocket_without_aeon_is_one_line_naming_the_extra(synth_dataset, tmp_path,
+                                                                    monkeypatch):
+    without_aeon(monkeypatch)
+    out = tmp_path / "run"
+    assert_clean_error(cli("train", synth_dataset, "--model", "rocket", "--out", out),
+                       "pip install 'deepmouse[rocket]'")
+    assert not out.exists()
+
+
+def test_rocket_rejects_too_few_kernels():
+    with pytest.raises(ValueError, match="n_kernels"):
+        HandClassifier(family="rocket", n_kernels=10).check_params()

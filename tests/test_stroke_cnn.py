@@ -1,0 +1,98 @@
+"""The stroke-cnn family (the default): features, shapes, training on synthetic data, model
+file round trip, and the default run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deepmouse.classifier import HandClassifier
+from deepmouse.modelfile import load_model, save_model
+from deepmouse.models import N_STROKE_FEATURES, ModelConfig, build_model, stroke_features
+from deepmouse.recordings import load_dataset
+from deepmouse.windows import WindowConfig, make_splits
+
+TINY_STROKE = {
+    "family": "stroke-cnn", "hidden": 4, "conv_layers": 2, "epochs": 2, "batch_size": 32,
+    "device": "cpu", "threads": 1, "augment": 0.2,
+}
+
+
+def test_stroke_features_shape_and_finite():
+    x = torch.randn(5, 120, 2)
+    x[1] = 0.0  # a window without any movement must not give NaN
+    f = stroke_features(x)
+    assert f.shape == (5, N_STROKE_FEATURES)
+    assert torch.isfinite(f).all()
+
+
+def test_stroke_features_see_mirroring():
+    """Mirroring x swaps the hands: the curvature features must change sign."""
+    t = torch.linspace(0, 3, 200)
+    arc = torch.stack([torch.cos(t), torch.sin(t)], -1)  # a counter-clockwise arc
+    x = torch.diff(arc, dim=0).unsqueeze(0) * 10
+    mirrored = x * torch.tensor([-1.0, 1.0])
+    f, g = stroke_features(x)[0], stroke_features(mirrored)[0]
+    turn_mean = 2 * 8 + 9 + 4  # first scalar after histogram, per-direction turn, moments, speed
+    assert f[turn_mean] > 0.001 and torch.isclose(g[turn_mean], -f[turn_mean], atol=1e-5)
+
+
+@pytest.mark.parametrize("conv_layers", [0, 1, 4])
+def test_stroke_cnn_shapes(conv_layers):
+    config = ModelConfig(kind="stroke-cnn", hidden=8, dropout=0.1, conv_layers=conv_layers)
+    net = build_model(config).eval()
+    assert net(torch.randn(3, 100, 2)).shape == (3,)
+
+
+def test_stroke_cnn_conv_layers_limit():
+    with pytest.raises(ValueError, match="conv_layers"):
+        ModelConfig(kind="stroke-cnn", hidden=8, dropout=0.1, conv_layers=7)
+    with pytest.raises(ValueError, match="conv_layers"):
+        ModelConfig(kind="conv-gru", hidden=8, dropout=0.1, conv_layers=4, conv_filters=8)
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    from deepmouse.synth import synthesize_dataset
+
+    data = synthesize_dataset(tmp_path_factory.mktemp("acc") / "data", minutes=4, seed=5)
+    return make_splits(load_dataset(data), WindowConfig(window=100, stride=50), "chrono")
+
+
+def test_stroke_cnn_trains_and_round_trips(splits, tmp_path):
+    clf = HandClassifier(**TINY_STROKE).fit(
+        splits.train.X, splits.train.y, splits.dev.X, splits.dev.y
+    )
+    p = clf.predict_proba(splits.test.X)
+    assert p.shape == (len(splits.test.X), 2)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-6)
+    assert len(clf.history_) == 2 and 1 <= clf.best_epoch_ <= 2
+    path = save_model(tmp_path / "m.safetensors", clf, WindowConfig(window=100))
+    loaded = load_model(path)
+    assert loaded.classifier.family == "stroke-cnn"
+    np.testing.assert_allclose(loaded.predict_proba(splits.test.X), p, rtol=1e-5, atol=1e-6)
+
+
+def test_stroke_cnn_is_deterministic(splits):
+    a = HandClassifier(**TINY_STROKE).fit(splits.train.X, splits.train.y)
+    b = HandClassifier(**TINY_STROKE).fit(splits.train.X, splits.train.y)
+    np.testing.assert_allclose(
+        a.decision_function(splits.dev.X), b.decision_function(splits.dev.X), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_default_run_is_stroke_cnn_on_overlapping_windows():
+    from deepmouse.families import DEFAULT_FAMILY, get_family
+    from deepmouse.pipeline import RunConfig
+
+    config = RunConfig(dataset="unused")
+    assert config.classifier().family == DEFAULT_FAMILY == "stroke-cnn"
+    assert config.resolved_params()["hidden"] == get_family("stroke-cnn").defaults["hidden"]
+    assert config.window_config().stride == 20  # window / 10
+    tuned = RunConfig(dataset="unused", params={"epochs": 1}, stride=50)
+    assert tuned.classifier().family == "stroke-cnn" and tuned.resolved_params()["epochs"] == 1
+    assert tuned.window_config().stride == 50
+    other = RunConfig(dataset="unused", params={"family": "gru"})
+    assert other.resolved_params()["hidden"] == 64  # gru's default, not stroke-cnn's
+    assert other.window_config().stride == 200  # DeepMouse's non-overlapping windows
