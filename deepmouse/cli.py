@@ -135,14 +135,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.
 @user_errors
 def data_synth(
     dest: Annotated[Path, typer.Argument(help="Folder to create (left/ and right/ inside).")],
-    minutes: Annotated[float, typer.Option(help="Total minutes, split between the hands.")] = 20.0,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
-    sessions: Annotated[int, typer.Option(help="Recording sessions per hand.")] = 1,
+    minutes: Annotated[float | None, typer.Option(
+        help="Total minutes, split between the hands (default 20).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Random seed (same seed, same files; default 0).")] = None,
+    sessions: Annotated[int | None, typer.Option(
+        help="Recording sessions per hand (default 1).")] = None,
 ) -> None:
     """Write a synthetic dataset from a kinematic model of the hand (not real hands)."""
     from deepmouse.synth import synthesize_dataset
 
-    path = synthesize_dataset(dest, minutes=minutes, seed=seed, sessions=sessions)
+    path = synthesize_dataset(dest, **given(minutes=minutes, seed=seed, sessions=sessions))
     console.print(f"synthetic dataset written to [bold]{escape(str(path))}[/]")
 
 
@@ -276,10 +279,11 @@ def live(
              "of the file).")] = None,
     replay: Annotated[Path | None, typer.Option(
         help="Drive the predictor from this recording instead of the live cursor.")] = None,
-    speed: Annotated[float, typer.Option(
-        help="Replay speed: 1 = real time, 10 = ten times faster, 0 = as fast as "
-             "possible.")] = 1.0,
-    hop: Annotated[float, typer.Option(help="Seconds between updates.")] = 0.5,
+    speed: Annotated[float | None, typer.Option(
+        help="Replay speed: 1 = real time (the default), 10 = ten times faster, 0 = as fast "
+             "as possible.")] = None,
+    hop: Annotated[float | None, typer.Option(
+        help="Seconds between updates (default 0.5).")] = None,
     json_lines: Annotated[bool, typer.Option(
         "--json-lines", help="Print one JSON object per update instead of the live "
                              "display.")] = False,
@@ -292,7 +296,8 @@ def live(
     """
     from deepmouse.live import run_live
 
-    run_live(model, seconds=seconds, replay=replay, speed=speed, hop=hop, json_lines=json_lines)
+    run_live(model, seconds=seconds, replay=replay, json_lines=json_lines,
+             **given(speed=speed, hop=hop))
 
 
 # --- train / evaluate -----------------------------------------------------------------------
@@ -413,8 +418,9 @@ def show_run(result) -> None:
 def evaluate(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model.safetensors file.")],
     dataset: DatasetArg,
-    split: Annotated[str, typer.Option(
-        help="test/dev/train (the split the model was trained with) or all.")] = "test",
+    split: Annotated[str | None, typer.Option(
+        help="test (the default), dev or train of the split the model was trained with, or "
+             "all.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Evaluate a model: accuracy, loss, ROC AUC, confusion, decision accuracy over time."""
@@ -424,11 +430,12 @@ def evaluate(
 
     model = load_model(model_path)
     data = load_dataset(dataset, require_both=False)
-    metrics = evaluate_model(model, data, split)
+    metrics = evaluate_model(model, data, **given(split=split))
     if as_json:
         print(json.dumps(metrics))
         return
-    console.print(metrics_table(f"{model_path} on {dataset} ({split})", {split: metrics}))
+    name = metrics["split"]
+    console.print(metrics_table(escape(f"{model_path} on {dataset} ({name})"), {name: metrics}))
     cm = metrics["confusion"]
     console.print(f"confusion (rows true right/left, columns predicted right/left): {cm}")
 
@@ -496,8 +503,8 @@ def tune(
     storage: Annotated[str | None, typer.Option(
         help="Optuna storage URL (default sqlite in --out; postgresql://... to search with "
              "many workers).")] = None,
-    study: Annotated[str, typer.Option(
-        help="Study name (same name + storage continues).")] = "deepmouse",
+    study: Annotated[str | None, typer.Option(
+        help="Study name (same name + storage continues; default deepmouse).")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampler and training seed (default 0).")] = None,
     out: Annotated[Path, typer.Option(
         help="Folder for tune.json (and the SQLite file).")] = Path("runs/tune"),
@@ -517,7 +524,7 @@ def tune(
     prepared = prepare_run(config)
     storage = storage or default_storage(out)
     out.mkdir(parents=True, exist_ok=True)
-    opened = open_study(storage, study, config.seed)
+    opened = open_study(storage, seed=config.seed, **given(study_name=study))
     with Progress(console=err_console, disable=as_json) as progress:
         task = progress.add_task("tune", total=trials)
         result = run_tune(prepared, trials, out, storage=storage, study=opened,
@@ -526,7 +533,7 @@ def tune(
         print(json.dumps(result))
         return
     console.print(f"best dev accuracy {result['best_dev_accuracy']:.3f} after "
-                  f"{result['n_trials']} trials in study '{escape(study)}' "
+                  f"{result['n_trials']} trials in study '{escape(result['study'])}' "
                   f"({escape(result['storage'])})")
     console.print("best parameters: " + escape(json.dumps(result["best_params"])))
     flags = " ".join(f"--param {k}={v:.4g}" if isinstance(v, float) else f"--param {k}={v}"
@@ -541,12 +548,13 @@ def tune(
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders written by deepmouse train.")],
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
-    title: Annotated[str, typer.Option(help="Page title.")] = "deepmouse report",
+    title: Annotated[str | None, typer.Option(
+        help="Page title (default: deepmouse report).")] = None,
 ) -> None:
     """One self-contained HTML page comparing run folders (curves, confusion, metrics)."""
     from deepmouse.report import build_report
 
-    path = build_report(runs, out, title)
+    path = build_report(runs, out, **given(title=title))
     console.print(f"report: [bold]{escape(str(path))}[/]")
 
 
@@ -554,8 +562,9 @@ def report(
 @user_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for demo data and run.")] = Path("runs/demo"),
-    minutes: Annotated[float, typer.Option(help="Minutes of synthetic data.")] = 20.0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    minutes: Annotated[float | None, typer.Option(
+        help="Minutes of synthetic data (default 20).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
 ) -> None:
     """Synthesise a dataset, train the default model, evaluate it on the test split."""
     import shutil
@@ -566,14 +575,15 @@ def demo(
     data_dir = out / "data"
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    console.print(f"[bold]1/3[/] synthetic dataset ({minutes:g} min, seed {seed}) → "
-                  f"{escape(str(data_dir))}")
-    synthesize_dataset(data_dir, minutes=minutes, seed=seed)
+    synth_options = given(minutes=minutes, seed=seed)
+    console.print(f"[bold]1/3[/] synthetic dataset → {escape(str(data_dir))}")
+    synthesize_dataset(data_dir, **synth_options)
     train_share, dev_share, test_share = SPLIT_FRACTIONS
     console.print(f"[bold]2/3[/] training the default model (chrono split: first "
                   f"{train_share:.0%} of each recording train, next {dev_share:.0%} dev, last "
                   f"{test_share:.0%} test)")
-    result = run_with_progress(RunConfig(dataset=str(data_dir), out=str(out / "run"), seed=seed))
+    result = run_with_progress(RunConfig(dataset=str(data_dir), out=str(out / "run"),
+                                         **given(seed=seed)))
     console.print("[bold]3/3[/] results (test split touched once, after training)")
     show_run(result)
 

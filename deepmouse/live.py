@@ -35,8 +35,13 @@ import numpy as np
 
 from deepmouse.recordings import CLASS_NAMES, DataError, read_recording
 
-if TYPE_CHECKING:  # deepmouse.windows pulls in scikit-learn: imported when used
+if TYPE_CHECKING:
     from deepmouse.windows import WindowConfig
+
+DEFAULT_HOP = 0.5
+"""Seconds between two updates of the live prediction."""
+DEFAULT_SPEED = 1.0
+"""Replay speed: real time."""
 
 
 class ProbaModel(Protocol):
@@ -92,7 +97,7 @@ class StreamingPredictor:
         hop: seconds between updates (rounded to whole grid steps, at least one).
     """
 
-    def __init__(self, model: ProbaModel, hop: float = 0.5) -> None:
+    def __init__(self, model: ProbaModel, hop: float = DEFAULT_HOP) -> None:
         from deepmouse.evaluate import decision_probability
         from deepmouse.windows import active_mask
 
@@ -222,7 +227,7 @@ class StreamingPredictor:
 
 def replay_samples(
     path: str | os.PathLike,
-    speed: float = 1.0,
+    speed: float = DEFAULT_SPEED,
     seconds: float | None = None,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.perf_counter,
@@ -346,8 +351,8 @@ def run_live(
     model: str | os.PathLike,
     seconds: float | None = None,
     replay: str | os.PathLike | None = None,
-    speed: float = 1.0,
-    hop: float = 0.5,
+    speed: float = DEFAULT_SPEED,
+    hop: float = DEFAULT_HOP,
     json_lines: bool = False,
     out: IO[str] | None = None,
 ) -> Update | None:

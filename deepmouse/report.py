@@ -62,7 +62,9 @@ def _metrics_rows(run: dict) -> str:
     return "\n".join(rows)
 
 
-def build_report(run_folders: list[str | Path], out: str | Path, title: str = "deepmouse") -> Path:
+def build_report(
+    run_folders: list[str | Path], out: str | Path, title: str = "deepmouse report"
+) -> Path:
     """Write one HTML page comparing ``run_folders``; returns its path.
 
     Raises:

@@ -195,11 +195,15 @@ def plot_sweep(history: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
+DEFAULT_STUDY = "deepmouse"
+"""The Optuna study name when none is given (same name and storage: the same search)."""
+
+
 def default_storage(out: str | Path) -> str:
     return f"sqlite:///{Path(out).resolve() / 'optuna.db'}"
 
 
-def open_study(storage: str, study_name: str = "deepmouse", seed: int = 0):
+def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
     """Create or continue an Optuna study (maximising dev accuracy) at a storage URL.
 
     Raises:
@@ -226,7 +230,7 @@ def tune(
     n_trials: int,
     out: str | Path,
     storage: str | None = None,
-    study_name: str = "deepmouse",
+    study_name: str = DEFAULT_STUDY,
     on_trial: Callable[[dict], None] | None = None,
     study=None,
 ) -> dict:

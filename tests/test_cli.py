@@ -112,3 +112,12 @@ def test_a_window_too_short_for_the_model_is_one_line(synth_dataset, tmp_path):
                      "--out", out)
         assert_clean_error(result, fragment)
         assert not out.exists()
+
+
+def test_demo_synthesises_trains_the_default_model_and_reports_the_test_split(tmp_path):
+    result = cli("demo", "--out", tmp_path, "--minutes", "4")
+    assert result.exit_code == 0, result.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["family"] == "stroke-cnn" and config["split"] == "chrono"
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    assert "stroke-cnn: dev and test (chrono split)" in result.stdout

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepmouse.recordings import load_dataset, read_recording, write_recording
+from deepmouse.recordings import DEFAULT_SCREEN, load_dataset, read_recording, write_recording
 from deepmouse.synth import synthesize_dataset, synthesize_recording
 
-SCREEN = (1536, 864)
+SCREEN = DEFAULT_SCREEN
 
 
 def _files(root: Path) -> dict[str, bytes]:

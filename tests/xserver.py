@@ -21,7 +21,9 @@ from collections.abc import Sequence
 
 import pytest
 
-SCREEN = (1536, 864)
+from deepmouse.recordings import DEFAULT_SCREEN
+
+SCREEN = DEFAULT_SCREEN
 
 
 def require_x() -> None:
