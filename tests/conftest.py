@@ -113,6 +113,18 @@ def synth_sessions(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def rocket_splits(tmp_path_factory):
+    """10 minutes of synthetic data in 1-s windows, train windows every 25 steps: MiniRocket
+    needs more windows than the networks' fixtures."""
+    from deepmouse.recordings import load_dataset
+    from deepmouse.synth import synthesize_dataset
+    from deepmouse.windows import WindowConfig, make_splits
+
+    data = synthesize_dataset(tmp_path_factory.mktemp("rocket") / "data", minutes=10, seed=5)
+    return make_splits(load_dataset(data), WindowConfig(window=100, stride=25), "chrono")
+
+
+@pytest.fixture(scope="session")
 def tiny_run(synth_dataset, tmp_path_factory):
     """A tiny GRU trained on the synthetic dataset through the pipeline."""
     from deepmouse.pipeline import RunConfig, train_run

@@ -5,22 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import load_benchmark
 
-from deepmouse.recordings import load_dataset
-from deepmouse.windows import WindowConfig, make_splits
-
 
 @pytest.fixture(scope="module")
 def bench():
     """benchmarks/accuracy.py as a module."""
     return load_benchmark("accuracy")
-
-
-@pytest.fixture(scope="module")
-def rocket_splits(tmp_path_factory):
-    from deepmouse.synth import synthesize_dataset
-
-    data = synthesize_dataset(tmp_path_factory.mktemp("bench") / "data", minutes=10, seed=5)
-    return make_splits(load_dataset(data), WindowConfig(window=100, stride=25), "chrono")
 
 
 def test_rocket_benchmark_row(bench, rocket_splits):

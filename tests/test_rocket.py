@@ -11,8 +11,6 @@ from sklearn.metrics import roc_auc_score
 
 from deepmouse.classifier import HandClassifier
 from deepmouse.modelfile import load_model, save_model
-from deepmouse.recordings import load_dataset
-from deepmouse.windows import WindowConfig, make_splits
 
 
 def test_rocket_input_is_moves_and_path():
@@ -23,15 +21,6 @@ def test_rocket_input_is_moves_and_path():
     assert channels.shape == (3, 4, 50) and channels.dtype == np.float32
     np.testing.assert_allclose(channels[:, 1], X[:, :, 1], rtol=1e-6)
     np.testing.assert_allclose(channels[:, 2, -1], X[:, :, 0].sum(1), rtol=1e-4, atol=1e-5)
-
-
-@pytest.fixture(scope="module")
-def rocket_splits(tmp_path_factory):
-    """10 minutes of synthetic data: MiniRocket needs more windows than the networks' fixture."""
-    from deepmouse.synth import synthesize_dataset
-
-    data = synthesize_dataset(tmp_path_factory.mktemp("rocket") / "data", minutes=10, seed=5)
-    return make_splits(load_dataset(data), WindowConfig(window=100, stride=25), "chrono")
 
 
 def test_rocket_family_learns_and_round_trips(rocket_splits, tmp_path):
