@@ -273,7 +273,7 @@ def train_all_mouse(seed: int, out: Path | None = None) -> dict:
                                   "dataset_checksum": ds.checksum, "seed": seed})
     return {
         "model_file": None if out is None else str(out),
-        "params": clf.get_params(),
+        "params": clf.resolved_params() | {"family": clf.family},
         "window": wc.to_dict(),
         "train_windows": len(train),
         "windows_non_overlapping": len(windows),

@@ -63,13 +63,15 @@ def xvfb_record(seconds: float, rate: float = 100.0) -> dict:
     import subprocess
 
     from deepmouse.record import record
+    from deepmouse.recordings import DEFAULT_SCREEN
 
     for tool in ("Xvfb", "xdotool"):
         if shutil.which(tool) is None:
             raise SystemExit(f"error: {tool} is not installed (apt-get install -y xvfb xdotool)")
     read_fd, write_fd = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1536x864x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+         "{}x{}x24".format(*DEFAULT_SCREEN), "-nolisten", "tcp"],
         pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     os.close(write_fd)

@@ -48,6 +48,21 @@ def validate_windows(
     return X, y
 
 
+def check_type(family: str, name: str, value, default) -> None:
+    """Refuse a value whose type cannot stand for ``default``'s: a number where the default is
+    a number (an integer where it is an integer or ``None``), never a bool."""
+    numeric = isinstance(default, int | float) and not isinstance(default, bool)
+    if not numeric and default is not None:
+        return
+    whole = isinstance(default, int) or default is None
+    if value is None and default is None:
+        return
+    allowed = int | np.integer if whole else int | float | np.integer | np.floating
+    if not isinstance(value, allowed) or isinstance(value, bool):
+        kind = "an integer" if whole else "a number"
+        raise ValueError(f"{name} of the {family} family must be {kind}, got {value!r}")
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
@@ -62,7 +77,8 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         **params: the family's parameters (``get_family(family).parameters()`` lists them with
             their defaults; every family takes ``seed``). A parameter not given, or ``None``,
             takes the family's default; :meth:`resolved_params` shows the values used. A
-            parameter the family does not take is refused when fitting.
+            parameter the family does not take is refused by :meth:`set_params` and when
+            fitting.
 
     Learned attributes:
         classes_: ``[0, 1]`` (0 = right, 1 = left).
@@ -73,6 +89,10 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, family: str = DEFAULT_FAMILY, **params) -> None:
+        reserved = sorted(n for n in params if hasattr(type(self), n) or n.endswith("_"))
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)}: not a parameter name (a name of the "
+                             "estimator itself)")
         self.family = family
         self._param_names = tuple(params)
         for name, value in params.items():
@@ -88,14 +108,21 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         return {"family": self.family, **{n: getattr(self, n, None) for n in self._names()}}
 
     def set_params(self, **params) -> HandClassifier:
-        if "family" in params:
+        if "family" in params and params["family"] != self.family:
             self.family = params.pop("family")
+            unset = [n for n in self._param_names if getattr(self, n, None) is None]
+            for name in unset:  # the old family's defaults do not carry over
+                delattr(self, name)
+            self._param_names = tuple(n for n in self._param_names if n not in unset)
+        params.pop("family", None)
         valid = set(self._names())
         for name, value in params.items():
             if name not in valid:
                 raise ValueError(f"the {self.family} family takes no parameter {name!r} "
                                  f"(it takes {', '.join(sorted(valid))})")
             setattr(self, name, value)
+            if name not in self._param_names:
+                self._param_names += (name,)
         return self
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
@@ -116,6 +143,8 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         defaults = self.family_object().parameters()
         unknown = [n for n in self._param_names if n not in defaults
                    and getattr(self, n, None) is not None]
+        if "model" in unknown:
+            raise ValueError("the model family is given as family=..., not model=...")
         if unknown:
             raise ValueError(f"the {self.family} family takes no parameter "
                              f"{', '.join(unknown)} (it takes {', '.join(defaults)})")
@@ -123,20 +152,26 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         return {n: defaults[n] if v is None else v for n, v in values.items()}
 
     def check_params(self) -> dict:
-        """Validate the family, its optional dependencies and the parameters; return them
-        resolved.
+        """Validate the family and its parameters; return them resolved.
 
         Raises:
             ValueError: unknown family, unknown parameter or bad value.
-            MissingDependencyError: the family needs an extra that is not installed.
         """
         params = self.resolved_params()
         family = self.family_object()
-        family.check_available()
-        if not isinstance(params["seed"], int | np.integer):
-            raise ValueError(f"seed must be an integer, got {params['seed']!r}")
-        family.check_params(params)
+        defaults = family.parameters()
+        for name, value in params.items():
+            check_type(self.family, name, value, defaults[name])
+        try:
+            family.check_params(params)
+        except TypeError as exc:  # a value of a type the family cannot compare or build with
+            raise ValueError(f"bad parameter of the {self.family} family: {exc}") from None
         return params
+
+    def check_available(self) -> None:
+        """Raise :class:`~deepmouse.families.MissingDependencyError` (naming the extra to
+        install) if the family needs a package that is not installed."""
+        self.family_object().check_available()
 
     def min_window(self) -> int:
         """The shortest window (steps) this model takes."""
@@ -178,6 +213,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         params = self.check_params()
         X, y = validate_windows(X, y)
         self.check_window_length(X.shape[1])
+        self.check_available()
         self.scale_ = fit_scale(X)
         self.classes_ = np.array([0, 1])
         self.window_ = X.shape[1]
@@ -208,6 +244,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         """
         clf = cls(family, **params)
         resolved = clf.check_params()
+        clf.check_available()
         clf.scale_ = np.asarray(scale, dtype=np.float64)
         clf.classes_ = np.array([0, 1])
         clf.window_ = int(window)

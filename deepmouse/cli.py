@@ -21,8 +21,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from deepmouse.families import DEFAULT_FAMILY, FAMILIES, MissingDependencyError
+from deepmouse.families import COMMON_PARAMETERS, DEFAULT_FAMILY, FAMILIES, MissingDependencyError
+from deepmouse.live import DEFAULT_HOP, DEFAULT_SPEED
 from deepmouse.recordings import DEFAULT_RATE
+from deepmouse.synth import DEFAULT_MINUTES, DEFAULT_SESSIONS
 from deepmouse.windows import DEFAULT_IDLE_THRESHOLD, DEFAULT_WINDOW, SPLIT_FRACTIONS, SPLITS
 
 app = typer.Typer(
@@ -136,11 +138,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.
 def data_synth(
     dest: Annotated[Path, typer.Argument(help="Folder to create (left/ and right/ inside).")],
     minutes: Annotated[float | None, typer.Option(
-        help="Total minutes, split between the hands (default 20).")] = None,
+        help=f"Total minutes, split between the hands (default {DEFAULT_MINUTES:g}).")] = None,
     seed: Annotated[int | None, typer.Option(
-        help="Random seed (same seed, same files; default 0).")] = None,
+        help="Random seed (same seed, same files).")] = None,
     sessions: Annotated[int | None, typer.Option(
-        help="Recording sessions per hand (default 1).")] = None,
+        help=f"Recording sessions per hand (default {DEFAULT_SESSIONS}).")] = None,
 ) -> None:
     """Write a synthetic dataset from a kinematic model of the hand (not real hands)."""
     from deepmouse.synth import synthesize_dataset
@@ -280,10 +282,10 @@ def live(
     replay: Annotated[Path | None, typer.Option(
         help="Drive the predictor from this recording instead of the live cursor.")] = None,
     speed: Annotated[float | None, typer.Option(
-        help="Replay speed: 1 = real time (the default), 10 = ten times faster, 0 = as fast "
-             "as possible.")] = None,
+        help=f"Replay speed: 1 = real time, 10 = ten times faster, 0 = as fast as possible "
+             f"(default {DEFAULT_SPEED:g}).")] = None,
     hop: Annotated[float | None, typer.Option(
-        help="Seconds between updates (default 0.5).")] = None,
+        help=f"Seconds between updates (default {DEFAULT_HOP:g}).")] = None,
     json_lines: Annotated[bool, typer.Option(
         "--json-lines", help="Print one JSON object per update instead of the live "
                              "display.")] = False,
@@ -310,16 +312,15 @@ def train(
     model: ModelOpt = None,
     window: WindowOpt = None,
     stride: Annotated[int | None, typer.Option(
-        help="Step between train windows (default: the family's, window/10 for "
-             f"{DEFAULT_FAMILY}, window for DeepMouse's).")] = None,
+        help="Step between train windows (default: the family's training stride).")] = None,
     split: SplitOpt = None,
     epochs: EpochsOpt = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
     hidden: Annotated[int | None, typer.Option(
-        help="Recurrent units (stroke-cnn: conv channels).")] = None,
+        help="Units of a network: recurrent units, or channels of a CNN.")] = None,
     conv_layers: Annotated[int | None, typer.Option(
-        help="Conv1D blocks (conv-gru 0-3, stroke-cnn 0-6).")] = None,
+        help="Conv1D blocks of a network.")] = None,
     dropout: Annotated[float | None, typer.Option(help="Dropout rate.")] = None,
     l1: Annotated[float | None, typer.Option(help="L1 penalty on recurrent weights.")] = None,
     l2: Annotated[float | None, typer.Option(help="L2 penalty on recurrent weights.")] = None,
@@ -328,11 +329,12 @@ def train(
     patience: Annotated[int | None, typer.Option(
         help="Early stopping: epochs without better dev loss.")] = None,
     param: Annotated[list[str] | None, typer.Option(help=PARAM_HELP)] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help=f"Random seed (default {COMMON_PARAMETERS['seed']}).")] = None,
     device: Annotated[str | None, typer.Option(
-        help="auto, cpu or cuda (network families; default auto).")] = None,
+        help="auto, cpu or cuda (networks; default: the family's).")] = None,
     threads: Annotated[int | None, typer.Option(
-        help="CPU threads for torch (default 1: fastest for these small networks).")] = None,
+        help="CPU threads for torch (networks; default: the family's).")] = None,
     idle_threshold: Annotated[float | None, typer.Option(
         help="Per-axis std (px) below which a window is idle "
              f"(default {DEFAULT_IDLE_THRESHOLD:g}).")] = None,
@@ -504,8 +506,8 @@ def tune(
         help="Optuna storage URL (default sqlite in --out; postgresql://... to search with "
              "many workers).")] = None,
     study: Annotated[str | None, typer.Option(
-        help="Study name (same name + storage continues; default deepmouse).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampler and training seed (default 0).")] = None,
+        help="Study name (same name + storage continues).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampler and training seed.")] = None,
     out: Annotated[Path, typer.Option(
         help="Folder for tune.json (and the SQLite file).")] = Path("runs/tune"),
     as_json: JsonOpt = False,
@@ -563,8 +565,8 @@ def report(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for demo data and run.")] = Path("runs/demo"),
     minutes: Annotated[float | None, typer.Option(
-        help="Minutes of synthetic data (default 20).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+        help=f"Minutes of synthetic data (default {DEFAULT_MINUTES:g}).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
 ) -> None:
     """Synthesise a dataset, train the default model, evaluate it on the test split."""
     import shutil

@@ -111,6 +111,7 @@ def prepare_run(config: RunConfig) -> PreparedRun:
     classifier = config.classifier()
     classifier.check_params()
     classifier.check_window_length(config.window_config().window)
+    classifier.check_available()
     dataset = load_dataset(config.dataset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -187,7 +188,8 @@ def train_run(
     write_atomic(out / "history.csv", history_csv(clf.history_))
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     config_dict = asdict(config) | {"family": clf.family,
-                                    "resolved_params": clf.resolved_params()}
+                                    "resolved_params": clf.resolved_params(),
+                                    "window_config": window_config.to_dict()}
     write_atomic(out / "config.json", json.dumps(config_dict, indent=2) + "\n")
     if plots:
         from deepmouse.plots import plot_confusion, plot_curves

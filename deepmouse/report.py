@@ -86,7 +86,8 @@ def build_report(
             confusion = plot_confusion(m["test"]["confusion"], Path(tmp) / f"m{i}.png", "test")
             figures.append(f'<img alt="confusion matrix" src="{_png_uri(confusion)}">')
             name = html.escape(run["name"])
-            family = run["config"].get("family")
+            config = run["config"]  # run folders of older versions name it "model"
+            family = config.get("family", config.get("resolved_params", {}).get("model"))
             summary.append(
                 f"<tr><td><a href='#run{i}'>{name}</a></td><td>{_fmt(family)}</td>"
                 f"<td>{_fmt(m.get('split'))}</td><td>{_fmt(m['dev']['accuracy'])}</td>"

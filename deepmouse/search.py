@@ -146,7 +146,7 @@ def sweep(
                 on_trial(row)
     summary = summarise_sweep(_read_csv(out / "sweep.csv"))
     write_atomic(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
-    plot_sweep(_read_csv(out / "sweep_history.csv"), out / "sweep.png")
+    plot_sweep(_read_csv(out / "sweep_history.csv"), summary, out / "sweep.png")
     return summary
 
 
@@ -169,13 +169,24 @@ def summarise_sweep(rows: list[dict]) -> list[dict]:
     return sorted(summary, key=lambda s: -s["dev_accuracy_mean"])
 
 
-def plot_sweep(history: list[dict], path: Path) -> None:
-    """Mean dev accuracy per epoch (over seeds) of each combination, as DeepMouse plotted."""
+def plot_sweep(history: list[dict], summary: list[dict], path: Path) -> None:
+    """Mean dev accuracy per epoch (over seeds) of each combination, as DeepMouse plotted; for
+    a family without epochs, the mean ± std dev accuracy of each combination."""
     import matplotlib.pyplot as plt
 
     from deepmouse.plots import save_figure
 
     fig, ax = plt.subplots(figsize=(7, 4))
+    if not history:
+        labels = [", ".join(f"{k}={v}" for k, v in s["params"].items()) for s in summary]
+        ax.errorbar(range(len(summary)), [s["dev_accuracy_mean"] for s in summary],
+                    yerr=[s["dev_accuracy_std"] for s in summary], fmt="o", capsize=4)
+        ax.set_xticks(range(len(summary)), labels, rotation=20, fontsize=8)
+        ax.set_ylabel("dev accuracy (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        save_figure(fig, path)
+        return
     by_params: dict[str, dict[int, list[float]]] = {}
     for row in history:
         curve = by_params.setdefault(row["params"], {})
@@ -222,6 +233,8 @@ def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
         )
     except Exception as exc:  # bad URL, missing driver, unreachable server
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, ImportError) and storage.startswith("postgresql"):
+            detail = "PostgreSQL needs its driver: pip install 'deepmouse[postgres]'"
         raise ValueError(f"cannot open Optuna storage {storage!r}: {detail}") from None
 
 

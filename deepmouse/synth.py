@@ -329,11 +329,17 @@ def _has_recordings(folder: Path) -> bool:
     )
 
 
+DEFAULT_MINUTES = 20.0
+"""Minutes of a synthetic dataset, split between the hands."""
+DEFAULT_SESSIONS = 1
+"""Recording sessions per hand of a synthetic dataset."""
+
+
 def synthesize_dataset(
     dest: str | os.PathLike,
-    minutes: float = 20.0,
+    minutes: float = DEFAULT_MINUTES,
     seed: int = 0,
-    sessions: int = 1,
+    sessions: int = DEFAULT_SESSIONS,
     rate: float = DEFAULT_RATE,
 ) -> Path:
     """Write a synthetic dataset folder.

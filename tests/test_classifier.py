@@ -135,8 +135,10 @@ def test_windows_too_short_for_the_architecture_are_refused():
     HandClassifier(family="conv-gru", conv_layers=2, hidden=4, epochs=1, device="cpu").fit(X, y)
 
 
-def test_python_and_the_command_line_train_the_same_model(synth_dataset, tmp_path):
-    """HandClassifier() on its own window_config() is what ``deepmouse train`` fits."""
+def test_handclassifier_on_its_window_config_is_the_model_train_run_fits(synth_dataset,
+                                                                         tmp_path):
+    """HandClassifier() on its own window_config() is what ``deepmouse train`` (train_run)
+    fits: the same windows, the same probabilities."""
     from deepmouse.pipeline import RunConfig, train_run
 
     params = {"epochs": 1, "hidden": 4, "conv_layers": 1, "device": "cpu"}
@@ -163,3 +165,28 @@ def test_parameters_follow_the_family():
     with pytest.raises(ValueError, match="unknown model family 'transformer'"):
         HandClassifier("transformer").resolved_params()
     assert repr(HandClassifier("svm", C=3.0)) == "HandClassifier(family='svm', C=3.0)"
+    with pytest.raises(ValueError, match="family=..., not model="):
+        HandClassifier(model="svm").resolved_params()
+    with pytest.raises(ValueError, match="not a parameter name"):
+        HandClassifier(fit=1)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"hidden": "abc"}, "hidden of the stroke-cnn family must be an integer"),
+    ({"epochs": 2.5}, "epochs of the stroke-cnn family must be an integer"),
+    ({"seed": True}, "seed of the stroke-cnn family must be an integer"),
+    ({"family": "svm", "C": "x"}, "C of the svm family must be a number"),
+    ({"family": "svm", "gamma": "x"}, "gamma must be scale, auto or a number"),
+])
+def test_parameters_of_the_wrong_type_are_refused_by_name(params, message):
+    with pytest.raises(ValueError, match=message):
+        HandClassifier(**params).check_params()
+
+
+def test_switching_family_drops_the_old_familys_unset_parameters():
+    from sklearn.base import clone
+
+    clf = clone(HandClassifier()).set_params(family="svm", C=2.0)
+    assert set(clf.get_params()) == {"family", "seed", "C", "gamma"}
+    with pytest.raises(ValueError, match="takes no parameter 'hidden'"):
+        clone(HandClassifier()).set_params(family="svm", hidden=3)

@@ -78,6 +78,8 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, bad_dataset):
     assert_clean_error(cli("train", short, "--model", "svm", "--epochs", "3"),
                        "the svm family takes no parameter epochs")
     assert_clean_error(cli("train", short, "--param", "C"), "expected NAME=V1,V2")
+    assert_clean_error(cli("train", short, "--param", "hidden=abc"),
+                       "hidden of the stroke-cnn family must be an integer")
 
 
 def test_an_error_message_keeps_its_brackets(tmp_path):
@@ -102,8 +104,12 @@ def test_download_from_mirror_and_unknown_name(tmp_path, shared_data):
     assert_clean_error(cli("data", "download", "nope", env=env), "nope")
 
 
-def test_a_window_too_short_for_the_model_is_one_line(synth_dataset, tmp_path):
-    """conv-gru halves the window 3 times, MiniRocket's kernels span 9 steps: refused up front."""
+def test_a_window_too_short_for_the_model_is_one_line(synth_dataset, tmp_path, monkeypatch):
+    """conv-gru halves the window 3 times, MiniRocket's kernels span 9 steps: refused up front
+    (also where aeon is not installed)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "aeon.transformations.collection.convolution_based", None)
     for model, window, fragment in (("conv-gru", "4", "at least 8 steps"),
                                     ("rocket", "5", "at least 9 steps")):
         out = tmp_path / model
@@ -121,3 +127,16 @@ def test_demo_synthesises_trains_the_default_model_and_reports_the_test_split(tm
     assert config["family"] == "stroke-cnn" and config["split"] == "chrono"
     assert (tmp_path / "run" / "model.safetensors").is_file()
     assert "stroke-cnn: dev and test (chrono split)" in result.stdout
+
+
+def test_tune_on_postgresql_without_its_driver_names_the_extra(synth_dataset, tmp_path):
+    pytest.importorskip("optuna")
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("psycopg2 is installed")
+    assert_clean_error(cli("tune", synth_dataset, "--model", "svm", "--trials", "1", "--storage",
+                           "postgresql://nobody@127.0.0.1:1/none", "--out", tmp_path),
+                       "pip install 'deepmouse[postgres]'")

@@ -1,7 +1,8 @@
 """The family registry: a new family is one module and one ``register`` line.
 
 A toy family, defined here and nowhere else, goes through the public API: trained by the
-pipeline and the command line, saved, loaded, evaluated and replayed live.
+pipeline and the command line, saved, loaded, evaluated, replayed live, swept, tuned and
+reported.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class MovementLogistic(Family):
 
     def min_window(self, params: dict) -> int:
         return 10
+
+    def search_space(self, trial) -> dict:
+        return {"C": trial.suggest_float("C", 0.01, 100.0, log=True)}
 
     @staticmethod
     def features(X: np.ndarray) -> np.ndarray:
@@ -123,3 +127,19 @@ def test_toy_family_through_the_command_line(toy, synth_dataset, tmp_path):
     assert_clean_error(cli("train", synth_dataset, "--model", "toy-moments", "--epochs", "2",
                            "--out", tmp_path / "bad"), "takes no parameter epochs")
     assert not (tmp_path / "bad").exists()
+
+
+def test_toy_family_is_swept_tuned_and_reported(toy, synth_dataset, tmp_path):
+    from deepmouse.pipeline import RunConfig, train_run
+    from deepmouse.report import build_report
+    from deepmouse.search import sweep, tune
+
+    config = RunConfig(dataset=str(synth_dataset), params={"family": "toy-moments"})
+    summary = sweep(config, {"C": [0.1, 10.0]}, [0], tmp_path / "sweep")
+    assert sorted(s["params"]["C"] for s in summary) == [0.1, 10.0]
+    result = tune(config, 2, tmp_path / "tune", storage=f"sqlite:///{tmp_path / 'tune.db'}")
+    assert result["family"] == "toy-moments" and set(result["best_params"]) == {"C"}
+    run = train_run(RunConfig(dataset=str(synth_dataset), out=str(tmp_path / "run"),
+                              params={"family": "toy-moments", **result["best_params"]}))
+    page = build_report([run.out], tmp_path / "report.html").read_text()
+    assert "toy-moments" in page

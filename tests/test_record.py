@@ -67,8 +67,8 @@ def dedup(xy: np.ndarray) -> list[tuple[int, int]]:
 
 
 @pytest.mark.x11
-def test_record_captures_the_scripted_path_on_the_rate_grid(xserver: XServer,
-                                                            tmp_path: Path) -> None:
+def test_record_captures_the_scripted_path_one_sample_per_period(xserver: XServer,
+                                                                  tmp_path: Path) -> None:
     xserver.move(5, 5)
     path = scripted_path(12, seed=1)
     proc = start_entry_point("record", str(tmp_path), "--hand", "left", "--seconds", "4",

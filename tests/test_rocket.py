@@ -66,6 +66,9 @@ def test_training_rocket_without_aeon_is_one_line_naming_the_extra(synth_dataset
     assert not out.exists()
 
 
-def test_rocket_rejects_too_few_kernels():
-    with pytest.raises(ValueError, match="n_kernels"):
+def test_rocket_rejects_too_few_kernels_with_or_without_aeon(monkeypatch):
+    with pytest.raises(ValueError, match="n_kernels must be >= 84"):
+        HandClassifier(family="rocket", n_kernels=10).check_params()
+    without_aeon(monkeypatch)
+    with pytest.raises(ValueError, match="n_kernels must be >= 84"):
         HandClassifier(family="rocket", n_kernels=10).check_params()

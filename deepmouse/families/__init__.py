@@ -8,6 +8,7 @@ below (or a ``register(...)`` call from your own code).
 
 from deepmouse.families import network, rocket, svm  # noqa: F401  (they register themselves)
 from deepmouse.families.base import (
+    COMMON_PARAMETERS,
     DEFAULT_FAMILY,
     FAMILIES,
     Family,
@@ -19,6 +20,6 @@ from deepmouse.families.base import (
 )
 
 __all__ = [
-    "DEFAULT_FAMILY", "FAMILIES", "Family", "FamilyState", "MissingDependencyError",
-    "get_family", "register", "unregister",
+    "COMMON_PARAMETERS", "DEFAULT_FAMILY", "FAMILIES", "Family", "FamilyState",
+    "MissingDependencyError", "get_family", "register", "unregister",
 ]

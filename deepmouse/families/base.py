@@ -131,6 +131,10 @@ def register(family: Family) -> Family:
     """Add ``family`` to the registry (replacing one of the same name); return it."""
     if not family.name:
         raise ValueError("a family needs a name")
+    bad = sorted(n for n in family.defaults if n == "family" or n.startswith("_")
+                 or n.endswith("_"))
+    if bad:
+        raise ValueError(f"{family.name}: {', '.join(bad)} cannot name a parameter")
     unknown = set(family.defaults) & set(COMMON_PARAMETERS)
     if unknown:
         raise ValueError(f"{family.name}: {sorted(unknown)} are common parameters")
