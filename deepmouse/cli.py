@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from deepmouse.decision import DEFAULT_THRESHOLD
 from deepmouse.families import COMMON_PARAMETERS, DEFAULT_FAMILY, FAMILIES, MissingDependencyError
 from deepmouse.live import DEFAULT_HOP, DEFAULT_SPEED
 from deepmouse.recordings import DEFAULT_RATE
@@ -110,12 +111,24 @@ def metrics_table(title: str, rows: dict[str, dict]) -> Table:
     def fmt(value) -> str:
         return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
-    for key in ("accuracy", "roc_auc", "loss", "n_windows"):
+    for key in ("accuracy", "roc_auc", "loss", "ece", "n_windows"):
         table.add_row(key, *(fmt(m.get(key)) for m in rows.values()))
     horizons = next(iter(rows.values()))["decision_accuracy"]
     for h in horizons:
         cells = (fmt(m["decision_accuracy"][h]) for m in rows.values())
-        table.add_row(f"decision after {h} s", *cells)
+        table.add_row(f"mean-rule decision after {h} s", *cells)
+
+    def sequential(key: str, part: str = "sequential") -> list[str]:
+        return [fmt(m[part][key]) if part in m else "-" for m in rows.values()]
+
+    if any("sequential" in m for m in rows.values()):
+        threshold = next(m for m in rows.values() if "sequential" in m)["sequential"]["threshold"]
+        table.add_row(f"sequential: decided at {threshold:g}", *sequential("decided"))
+        table.add_row("sequential: accuracy of decisions", *sequential("accuracy"))
+        table.add_row("sequential: median s to decide", *sequential("median_seconds"))
+        table.add_row("sequential: ece of the posterior", *sequential("ece"))
+        table.add_row("change of hand: followed", *sequential("followed", "switch"))
+        table.add_row("change of hand: median s", *sequential("median_seconds", "switch"))
     return table
 
 
@@ -289,17 +302,20 @@ def live(
     json_lines: Annotated[bool, typer.Option(
         "--json-lines", help="Print one JSON object per update instead of the live "
                              "display.")] = False,
+    threshold: Annotated[float | None, typer.Option(
+        help=f"P(hand) at which to decide (default {DEFAULT_THRESHOLD:g}).")] = None,
 ) -> None:
     """Tell live which hand moves the pointer.
 
     Polls the cursor at the model's rate, keeps a sliding window, and every --hop seconds
     shows the current window's P(left) (idle windows are skipped, not guessed) and the
-    decision accumulated over all active windows so far (mean log-odds), with its confidence.
+    posterior over all active windows so far: undecided until P(hand) reaches --threshold,
+    then the hand and the seconds of movement it took; a change of hand is followed.
     """
     from deepmouse.live import run_live
 
     run_live(model, seconds=seconds, replay=replay, json_lines=json_lines,
-             **given(speed=speed, hop=hop))
+             **given(speed=speed, hop=hop, threshold=threshold))
 
 
 # --- train / evaluate -----------------------------------------------------------------------
@@ -423,6 +439,9 @@ def evaluate(
     split: Annotated[str | None, typer.Option(
         help="test (the default), dev or train of the split the model was trained with, or "
              "all.")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        help="P(hand) at which the sequential decision decides (default: the model's, "
+             f"{DEFAULT_THRESHOLD:g}).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Evaluate a model: accuracy, loss, ROC AUC, confusion, decision accuracy over time."""
@@ -432,7 +451,9 @@ def evaluate(
 
     model = load_model(model_path)
     data = load_dataset(dataset, require_both=False)
-    metrics = evaluate_model(model, data, **given(split=split))
+    if threshold is not None and not 0.5 < threshold < 1:
+        raise ValueError(f"--threshold must be in (0.5, 1), got {threshold:g}")
+    metrics = evaluate_model(model, data, **given(split=split, threshold=threshold))
     if as_json:
         print(json.dumps(metrics))
         return

@@ -2,12 +2,17 @@
 
 Per window: accuracy, binary cross-entropy, confusion matrix and ROC AUC (scikit-learn).
 
-Decision over time — what a live user sees: the probabilities of consecutive *active* windows of
-one recording are combined by their mean log-odds (:func:`decision_probability`, the same
-function live mode uses). The decision after ``T`` seconds of movement uses the
-``k = max(1, floor(T / window_seconds))`` windows completed by then; its accuracy is averaged
-over every run of ``k`` consecutive active windows of every recording. A horizon that no
-recording is long enough for is reported as ``None``.
+Decision over time: the probabilities of consecutive *active* windows of one recording are
+combined by their mean log-odds (:func:`decision_probability`, DeepMouse's way). The decision
+after ``T`` seconds of movement uses the ``k = max(1, floor(T / window_seconds))`` windows
+completed by then; its accuracy is averaged over every run of ``k`` consecutive active windows
+of every recording. A horizon that no recording is long enough for is reported as ``None``.
+
+Sequential decision — what a live user sees (:mod:`deepmouse.decision`): trials start at every
+:data:`TRIAL_EVERY_SECONDS` of movement of each recording and run until the posterior reaches
+the threshold, :data:`TRIAL_MAX_SECONDS` of movement pass, or the recording ends
+(:func:`sequential_metrics`); a change of hand is spliced from the end of one recording and the
+start of one of the other hand (:func:`switch_metrics`).
 """
 
 from __future__ import annotations
@@ -18,11 +23,19 @@ import warnings
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
 
+from deepmouse.decision import DecisionModel, SequentialDecision
 from deepmouse.recordings import DataError, Dataset
 from deepmouse.windows import WindowSet, all_windows, make_splits
 
 HORIZONS: tuple[int, ...] = (2, 5, 10, 30)
 EPS = 1e-7
+TRIAL_EVERY_SECONDS = 5.0
+"""A sequential trial starts at every 5 s of movement of a recording."""
+TRIAL_MAX_SECONDS = 60.0
+"""A trial undecided after 60 s of movement counts as undecided."""
+SWITCH_BEFORE_SECONDS = 30.0
+"""Seconds of movement of the first hand before a spliced change of hand."""
+CALIBRATION_BINS = 10
 
 
 def log_odds(p_left: np.ndarray) -> np.ndarray:
@@ -79,18 +92,145 @@ def decision_accuracy(
     return out
 
 
+def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Mean |predicted - observed frequency| over equal-width bins of P(left) ``p`` ``(n,)``,
+    weighted by the bins' sizes; ``y`` ``(n,)`` is 1 for the left hand."""
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    which = np.clip((p * bins).astype(int), 0, bins - 1)
+    total = 0.0
+    for b in np.unique(which):
+        mask = which == b
+        total += mask.mean() * abs(p[mask].mean() - y[mask].mean())
+    return float(total)
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict]:
+    """Per bin of P(left): ``{"p_mean", "observed", "n"}`` (the reliability diagram's points)."""
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    which = np.clip((p * bins).astype(int), 0, bins - 1)
+    return [{"p_mean": float(p[which == b].mean()), "observed": float(y[which == b].mean()),
+             "n": int((which == b).sum())} for b in np.unique(which)]
+
+
+def _recordings_in_order(recording: np.ndarray) -> list[np.ndarray]:
+    return [np.flatnonzero(recording == r) for r in np.unique(recording)]
+
+
+def sequential_metrics(
+    z: np.ndarray,
+    y: np.ndarray,
+    recording: np.ndarray,
+    window_seconds: float,
+    decision: DecisionModel,
+) -> dict:
+    """The sequential decision on back-to-back windows of each recording.
+
+    Args:
+        z: left-hand log-odds of the active windows ``(n,)``, in time order per recording.
+        y: true hand per window ``(n,)``; recording: recording index per window ``(n,)``.
+
+    Returns:
+        ``threshold``, ``trials``, ``decided`` (fraction), ``accuracy`` (of decided trials,
+        ``None`` without any), ``median_seconds`` (of movement to the decision, decided trials),
+        ``ece`` (of the posterior at every window of every trial) and ``curve``: per second of
+        movement (5, 10, 20, 30, 60) the fraction of trials decided by then and the accuracy of
+        those decisions.
+    """
+    longest = max(1, int(round(TRIAL_MAX_SECONDS / window_seconds)))
+    outcomes, posteriors, truths = [], [], []
+    for idx in _recordings_in_order(recording):
+        truth = "left" if y[idx[0]] == 1 else "right"
+        # the first window starting at or after every multiple of TRIAL_EVERY_SECONDS
+        starts = sorted({math.ceil(k * TRIAL_EVERY_SECONDS / window_seconds - 1e-9)
+                         for k in range(int(len(idx) * window_seconds / TRIAL_EVERY_SECONDS) + 1)})
+        for start in (s for s in starts if s < len(idx)):
+            stream = SequentialDecision(decision, window_seconds)
+            outcome = (None, None)
+            for i in idx[start : start + longest]:
+                post = stream.update(float(z[i]))
+                posteriors.append(post.p_left)
+                truths.append(y[i])
+                if post.decided is not None:
+                    outcome = (post.decided == truth, post.seconds)
+                    break
+            outcomes.append(outcome)
+    decided = [o for o in outcomes if o[0] is not None]
+    seconds = [s for _, s in decided]
+    curve = []
+    for limit in (5, 10, 20, 30, 60):
+        by_then = [ok for ok, s in decided if s <= limit + 1e-9]
+        curve.append({"seconds": limit, "decided": len(by_then) / len(outcomes) if outcomes
+                      else 0.0, "accuracy": float(np.mean(by_then)) if by_then else None})
+    return {
+        "threshold": decision.threshold,
+        "trials": len(outcomes),
+        "decided": len(decided) / len(outcomes) if outcomes else 0.0,
+        "accuracy": float(np.mean([ok for ok, _ in decided])) if decided else None,
+        "median_seconds": float(np.median(seconds)) if seconds else None,
+        "ece": expected_calibration_error(posteriors, truths) if posteriors else None,
+        "curve": curve,
+    }
+
+
+def switch_metrics(
+    z: np.ndarray,
+    y: np.ndarray,
+    recording: np.ndarray,
+    window_seconds: float,
+    decision: DecisionModel,
+) -> dict | None:
+    """How fast the decision follows a change of hand, on spliced recordings.
+
+    Every ordered pair of recordings of different hands gives one trial: the last
+    :data:`SWITCH_BEFORE_SECONDS` of movement of the first, then the second from its start.
+    The delay is the movement after the splice until the decision is the second hand (within
+    :data:`TRIAL_MAX_SECONDS`). ``None`` without recordings of both hands.
+
+    Returns:
+        ``trials``, ``followed`` (fraction of trials whose decision reached the new hand),
+        ``median_seconds`` (over the followed trials).
+    """
+    groups = _recordings_in_order(recording)
+    before = max(1, int(round(SWITCH_BEFORE_SECONDS / window_seconds)))
+    after = max(1, int(round(TRIAL_MAX_SECONDS / window_seconds)))
+    delays: list[float | None] = []
+    for first in groups:
+        for second in groups:
+            if y[first[0]] == y[second[0]]:
+                continue
+            new_hand = "left" if y[second[0]] == 1 else "right"
+            stream = SequentialDecision(decision, window_seconds)
+            for i in first[-before:]:
+                stream.update(float(z[i]))
+            splice = stream.seconds
+            delay = None
+            for i in second[:after]:
+                if stream.update(float(z[i])).decided == new_hand:
+                    delay = stream.seconds - splice
+                    break
+            delays.append(delay)
+    if not delays:
+        return None
+    followed = [d for d in delays if d is not None]
+    return {"trials": len(delays), "followed": len(followed) / len(delays),
+            "median_seconds": float(np.median(followed)) if followed else None}
+
+
 def evaluate_windows(
     p_left: np.ndarray,
     y: np.ndarray,
     recording: np.ndarray,
     window_seconds: float,
+    decision: DecisionModel | None = None,
 ) -> dict:
-    """All metrics of one split.
+    """All metrics of one split (windows back to back, in time order per recording).
 
     Returns:
-        ``{"accuracy", "n_windows", "loss", "roc_auc", "confusion", "decision_accuracy"}``;
-        ``confusion`` is ``[[right→right, right→left], [left→right, left→left]]`` (rows: truth);
-        ``roc_auc`` is ``None`` when only one class is present.
+        ``{"accuracy", "n_windows", "loss", "roc_auc", "confusion", "ece", "reliability",
+        "decision_accuracy"}``; ``confusion`` is ``[[right→right, right→left], [left→right,
+        left→left]]`` (rows: truth); ``roc_auc`` is ``None`` when only one class is present.
+        With a ``decision`` model, also ``"sequential"`` (:func:`sequential_metrics`) and, when
+        both hands are present, ``"switch"`` (:func:`switch_metrics`).
     """
     p_left = np.asarray(p_left, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -98,14 +238,23 @@ def evaluate_windows(
         raise DataError("no active windows to evaluate")
     pred = (p_left > 0.5).astype(np.int64)
     two_classes = len(np.unique(y)) == 2
-    return {
+    metrics = {
         "accuracy": float(accuracy_score(y, pred)),
         "n_windows": int(len(y)),
         "loss": float(log_loss(y, np.clip(p_left, EPS, 1 - EPS), labels=[0, 1])),
         "roc_auc": float(roc_auc_score(y, p_left)) if two_classes else None,
         "confusion": confusion_matrix(y, pred, labels=[0, 1]).tolist(),
+        "ece": expected_calibration_error(p_left, y),
+        "reliability": reliability(p_left, y),
         "decision_accuracy": decision_accuracy(p_left, y, recording, window_seconds),
     }
+    if decision is not None:
+        z = log_odds(p_left)
+        metrics["sequential"] = sequential_metrics(z, y, recording, window_seconds, decision)
+        switch = switch_metrics(z, y, recording, window_seconds, decision)
+        if switch is not None:
+            metrics["switch"] = switch
+    return metrics
 
 
 def split_windows(model, dataset: Dataset, split: str) -> WindowSet:
@@ -140,12 +289,22 @@ def split_windows(model, dataset: Dataset, split: str) -> WindowSet:
     return getattr(splits, split)
 
 
-def evaluate_model(model, dataset: Dataset, split: str = "test") -> dict:
-    """Metrics of a loaded :class:`~deepmouse.modelfile.HandModel` on one split of a dataset."""
+def evaluate_model(
+    model, dataset: Dataset, split: str = "test", threshold: float | None = None
+) -> dict:
+    """Metrics of a loaded :class:`~deepmouse.modelfile.HandModel` on one split of a dataset.
+
+    The sequential figures use the model's decision constants (none in files of format
+    version 1), at ``threshold`` if given.
+    """
     windows = split_windows(model, dataset, split)
     if len(windows) == 0:
         raise DataError(f"{dataset.root}: no active windows in split '{split}'")
     p_left = model.predict_proba(windows.X)[:, 1]
-    metrics = evaluate_windows(p_left, windows.y, windows.recording, model.window_config.seconds)
+    decision = model.decision
+    if decision is not None and threshold is not None:
+        decision = decision.with_options(threshold=threshold)
+    metrics = evaluate_windows(p_left, windows.y, windows.recording, model.window_config.seconds,
+                               decision)
     metrics["split"] = split
     return metrics

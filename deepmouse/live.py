@@ -8,9 +8,12 @@ One streaming code path serves the live cursor and the replay of a recording:
   ``window + 1`` positions in a ring buffer, and every ``hop`` seconds turns them into one
   movement window ``(1, window, 2)``. Idle windows (:func:`deepmouse.windows.active_mask` with the
   model's idle threshold) are reported as idle and not guessed; active ones get
-  ``P(left)`` from ``model.predict_proba``, and the decision over all active windows so far comes
-  from :func:`deepmouse.evaluate.decision_probability` (mean log-odds), the function the
-  evaluation's decision-over-time accuracy uses.
+  ``P(left)`` from ``model.predict_proba``, and the posterior over all active windows so far
+  comes from :class:`deepmouse.decision.SequentialDecision`, the filter ``evaluate`` scores:
+  "undecided" until P(hand) reaches the threshold, a change of hand followed. Overlapping
+  windows count with the fraction of their steps that is new (``hop / window``). A model file
+  without decision constants (format 1) gets the mean log-odds of its windows and never
+  decides.
 - :func:`live_samples` polls the real cursor at the model's rate
   (:func:`deepmouse.pointer.poll`, as the recorder does); :func:`replay_samples` reads a
   recording and paces it in real time, ``speed`` times faster, or as fast as possible
@@ -33,9 +36,11 @@ from typing import IO, TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from deepmouse.decision import SequentialDecision
 from deepmouse.recordings import CLASS_NAMES, DataError, read_recording
 
 if TYPE_CHECKING:
+    from deepmouse.decision import DecisionModel
     from deepmouse.windows import WindowConfig
 
 DEFAULT_HOP = 0.5
@@ -48,6 +53,7 @@ class ProbaModel(Protocol):
     """What the predictor needs from a model (e.g. :class:`deepmouse.modelfile.HandModel`)."""
 
     window_config: WindowConfig
+    decision: DecisionModel | None
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Raw movement windows ``(n, window, 2)`` px → ``(n, 2)`` [P(right), P(left)]."""
@@ -62,11 +68,13 @@ class Update:
         t: time of the window's last grid sample, seconds since the first sample.
         idle: the current window does not move enough to be guessed.
         p_left: P(left) of the current window (``None`` when idle).
-        decision: ``"left"`` or ``"right"`` over all active windows so far (``None`` before
-            the first active window).
-        p_decision: probability of the decided hand (the confidence, >= 0.5; 0.5 without
-            evidence).
-        p_left_total: the aggregated P(left) (mean log-odds of the active windows).
+        decision: the more likely hand over all active windows so far (``None`` before the
+            first active window).
+        p_decision: its probability (>= 0.5; 0.5 without evidence).
+        p_left_total: the posterior P(left) given every active window so far.
+        decided: ``"left"`` or ``"right"`` once P(hand) reaches the threshold, else ``None``.
+        seconds_to_decision: seconds of movement it took to reach the current decision
+            (``None`` while undecided).
         n_windows: active windows aggregated so far.
         n_idle: idle windows skipped so far.
         latency_ms: time spent computing this update (window, idle check, model, decision).
@@ -78,6 +86,8 @@ class Update:
     decision: str | None
     p_decision: float
     p_left_total: float
+    decided: str | None
+    seconds_to_decision: float | None
     n_windows: int
     n_idle: int
     latency_ms: float
@@ -93,12 +103,15 @@ class StreamingPredictor:
     on the same samples, so the probabilities equal batch ``model.predict_proba`` on them.
 
     Args:
-        model: anything with ``window_config`` and ``predict_proba`` (:class:`ProbaModel`).
+        model: anything with ``window_config``, ``decision`` and ``predict_proba``
+            (:class:`ProbaModel`).
         hop: seconds between updates (rounded to whole grid steps, at least one).
+        threshold: P(hand) at which to decide (default: the model's).
     """
 
-    def __init__(self, model: ProbaModel, hop: float = DEFAULT_HOP) -> None:
-        from deepmouse.evaluate import decision_probability
+    def __init__(self, model: ProbaModel, hop: float = DEFAULT_HOP,
+                 threshold: float | None = None) -> None:
+        from deepmouse.evaluate import decision_probability, log_odds
         from deepmouse.windows import active_mask
 
         if not (hop > 0 and math.isfinite(hop)):
@@ -108,8 +121,13 @@ class StreamingPredictor:
         self.rate = float(self.config.rate)
         self.window = int(self.config.window)
         self.hop_steps = max(1, int(round(hop * self.rate)))
-        self._decide = decision_probability
+        self._mean_rule = decision_probability
+        self._log_odds = log_odds
         self._active = active_mask
+        self.decision_model = model.decision
+        if self.decision_model is not None and threshold is not None:
+            self.decision_model = self.decision_model.with_options(threshold=threshold)
+        self._weight = min(1.0, self.hop_steps / self.window)
         size = self.window + 1
         # each position is written twice (i and i + size) so the last `size` are contiguous
         self._ring = np.zeros((2 * size, 2), dtype=np.float64)
@@ -124,6 +142,9 @@ class StreamingPredictor:
         self._p = np.zeros(256, dtype=np.float64)  # P(left) of active windows, grows x2
         self._n_active = 0
         self.n_idle = 0
+        self._posterior = None
+        self._sequential = (None if self.decision_model is None else
+                            SequentialDecision(self.decision_model, self.config.seconds))
 
     @property
     def p_left(self) -> np.ndarray:
@@ -204,11 +225,18 @@ class StreamingPredictor:
                 self._p = np.concatenate([self._p, np.zeros_like(self._p)])
             self._p[self._n_active] = p
             self._n_active += 1
+            if self._sequential is not None:
+                z = float(self._log_odds(np.array([p]))[0])
+                self._posterior = self._sequential.update(z, self._weight)
         n = self._n_active
-        total = self._decide(self._p[:n]) if n else 0.5
+        if self._posterior is not None:
+            total = self._posterior.p_left
+        else:
+            total = self._mean_rule(self._p[:n]) if n else 0.5
         decision = None
         if n:
             decision = CLASS_NAMES[1] if total >= 0.5 else CLASS_NAMES[0]
+        post = self._posterior
         return Update(
             t=(self._n_grid - 1) / self.rate,
             idle=idle,
@@ -216,6 +244,8 @@ class StreamingPredictor:
             decision=decision,
             p_decision=max(total, 1.0 - total),
             p_left_total=total,
+            decided=None if post is None else post.decided,
+            seconds_to_decision=None if post is None else post.seconds_to_decision,
             n_windows=n,
             n_idle=self.n_idle,
             latency_ms=(time.perf_counter() - began) * 1e3,
@@ -322,20 +352,27 @@ def _render(update: Update | None, predictor: StreamingPredictor, source: str) -
             current = f"P(left) {p:.2f}  [cyan]{bar:<20}[/]  P(right) {1 - p:.2f}"
         grid.add_row("time", f"{update.t:.1f} s")
         grid.add_row("window", current)
-        if update.decision is None:
-            grid.add_row("decision", "[dim]no active window yet[/]")
-        else:
-            colour = "green" if update.p_decision >= 0.8 else "yellow"
-            grid.add_row(
-                "decision",
-                f"[{colour}]{update.decision.upper()} hand[/], confidence "
-                f"{update.p_decision:.0%} over {update.n_windows} active window(s)",
-            )
+        grid.add_row("decision", _decision_text(update, predictor))
         grid.add_row("idle", f"{update.n_idle} window(s) skipped")
         grid.add_row("latency", f"{update.latency_ms:.2f} ms per update")
     title = (f"deepmouse live: {source} (window {cfg.seconds:g} s at {cfg.rate:g} Hz, "
              f"update every {predictor.hop:g} s)")
     return Panel(grid, title=title, title_align="left")
+
+
+def _decision_text(update: Update, predictor: StreamingPredictor) -> str:
+    """The decision line: undecided until the threshold, then the hand and what it took."""
+    if update.decision is None:
+        return "[dim]no active window yet[/]"
+    if predictor.decision_model is None:
+        return (f"[yellow]{update.decision.upper()} hand[/] more likely "
+                f"({update.p_decision:.0%}, mean of {update.n_windows} window(s); this model "
+                f"file has no decision constants: retrain it to get decisions)")
+    if update.decided is None:
+        return (f"[yellow]undecided[/]: {update.decision} hand at {update.p_decision:.0%}, "
+                f"deciding at {predictor.decision_model.threshold:.0%}")
+    return (f"[green]{update.decided.upper()} hand[/], P = {update.p_decision:.1%} after "
+            f"{update.seconds_to_decision:.1f} s of movement")
 
 
 def _one_thread() -> None:
@@ -355,6 +392,7 @@ def run_live(
     hop: float = DEFAULT_HOP,
     json_lines: bool = False,
     out: IO[str] | None = None,
+    threshold: float | None = None,
 ) -> Update | None:
     """Run the live prediction (cursor or ``replay`` file) until done; return the last update.
 
@@ -367,6 +405,7 @@ def run_live(
         hop: seconds between updates.
         json_lines: write one JSON object per update to ``out`` instead of the Rich display.
         out: text stream for JSON lines (default ``sys.stdout``).
+        threshold: P(hand) at which to decide (default: the model's, 0.95).
 
     Raises:
         DataError: bad model file (``ModelFileError``), bad recording, bad options, or no
@@ -379,9 +418,11 @@ def run_live(
         raise DataError(f"seconds must be positive, got {seconds:g}")
     if not (speed >= 0 and math.isfinite(speed)):
         raise DataError(f"speed must be >= 0 (0 = as fast as possible), got {speed:g}")
+    if threshold is not None and not 0.5 < threshold < 1:
+        raise DataError(f"threshold must be in (0.5, 1), got {threshold:g}")
     hand_model = load_model(model_path(model))
     _one_thread()
-    predictor = StreamingPredictor(hand_model, hop=hop)
+    predictor = StreamingPredictor(hand_model, hop=hop, threshold=threshold)
     stop = threading.Event()
     if replay is not None:
         samples = replay_samples(replay, speed=speed, seconds=seconds, stop=stop)
@@ -431,7 +472,12 @@ def run_live(
                           f"({predictor.config.seconds:g} s of samples needed)")
         elif last.decision is None:
             console.print("no active window: move the pointer to get a decision")
+        elif last.decided is None:
+            console.print(f"undecided: {last.decision} hand more likely "
+                          f"({last.p_decision:.0%}) over {last.n_windows} active window(s), "
+                          f"{last.n_idle} idle")
         else:
-            console.print(f"decision: {last.decision} hand, confidence {last.p_decision:.0%} "
-                          f"over {last.n_windows} active window(s), {last.n_idle} idle")
+            console.print(f"decision: {last.decided} hand, P = {last.p_decision:.1%} after "
+                          f"{last.seconds_to_decision:.1f} s of movement, {last.n_windows} "
+                          f"active window(s), {last.n_idle} idle")
     return last

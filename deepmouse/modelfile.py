@@ -8,7 +8,8 @@ Layout of ``model.safetensors`` (format version 2):
 - metadata ``deepmouse``: a JSON object with ``format`` (``deepmouse-model``),
   ``format_version``, ``family``, ``params`` (the family's resolved parameters), ``settings``
   (the state's JSON-able settings), ``window`` (the :class:`~deepmouse.windows.WindowConfig`),
-  ``classes``, ``provenance`` (dataset checksum, split, seed, versions, ...) and
+  ``classes``, ``decision`` (the constants of :mod:`deepmouse.decision`, fitted on held-out
+  windows; ``null`` if none), ``provenance`` (dataset checksum, split, seed, versions, ...) and
   ``tensors_sha256``, a digest of every tensor, so a file whose weights were altered is refused.
 
 Version 1 files (``params["model"]`` and ``net.``/``svm.``/``rocket.`` tensors) are read too.
@@ -30,6 +31,7 @@ from safetensors.numpy import load_file, save_file
 
 from deepmouse.atomic import atomic_path
 from deepmouse.classifier import HandClassifier
+from deepmouse.decision import DecisionModel
 from deepmouse.families import FamilyState, MissingDependencyError
 from deepmouse.recordings import CLASS_NAMES, DataError
 from deepmouse.windows import WindowConfig
@@ -76,12 +78,14 @@ class HandModel:
         classifier: the fitted :class:`HandClassifier`.
         window_config: how recordings become windows for this model.
         provenance: where the model came from (dataset checksum, split, seed, versions, ...).
+        decision: constants of the sequential decision (``None`` in files of format 1).
     """
 
     classifier: HandClassifier
     window_config: WindowConfig
     provenance: dict = field(default_factory=dict)
     classes: tuple[str, ...] = CLASS_NAMES
+    decision: DecisionModel | None = None
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Raw movement windows ``(n, window, 2)`` px → ``(n, 2)`` [P(right), P(left)]."""
@@ -93,8 +97,10 @@ def save_model(
     classifier: HandClassifier,
     window_config: WindowConfig,
     provenance: dict | None = None,
+    decision: DecisionModel | None = None,
 ) -> Path:
-    """Write ``classifier`` and its preprocessing to one safetensors file, atomically."""
+    """Write ``classifier``, its preprocessing and its decision constants to one safetensors
+    file, atomically."""
     path = Path(path)
     state = classifier.state_
     tensors: dict[str, np.ndarray] = {"scale": np.asarray(classifier.scale_, np.float64)}
@@ -110,6 +116,7 @@ def save_model(
         "settings": state.settings,
         "window": window_config.to_dict(),
         "classes": list(CLASS_NAMES),
+        "decision": None if decision is None else decision.to_dict(),
         "provenance": {"versions": versions(), **(provenance or {})},
         "tensors_sha256": _digest(tensors),
     }
@@ -200,9 +207,12 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> HandModel:
         )
         clf = HandClassifier.from_state(meta["family"], params, tensors["scale"],
                                         window_config.window, state)
+        constants = meta.get("decision")
+        decision = None if constants is None else DecisionModel(**constants)
     except MissingDependencyError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: inconsistent model file ({first})") from None
-    return HandModel(clf, window_config, meta.get("provenance", {}), tuple(meta["classes"]))
+    return HandModel(clf, window_config, meta.get("provenance", {}), tuple(meta["classes"]),
+                     decision)

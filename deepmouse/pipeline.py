@@ -5,7 +5,8 @@
 
 - ``model.safetensors`` — the model file (:mod:`deepmouse.modelfile`);
 - ``history.csv`` — per epoch: train/dev loss and accuracy, seconds;
-- ``metrics.json`` — dev and test metrics, windows per split, training time;
+- ``metrics.json`` — dev and test metrics (the test split's with the sequential decision, whose
+  constants are fitted on dev), windows per split, training time;
 - ``config.json`` — the :class:`RunConfig` that produced it;
 - ``curves.png``, ``confusion.png`` — learning curves and the test confusion matrix.
 
@@ -26,7 +27,8 @@ from pathlib import Path
 
 from deepmouse.atomic import write_atomic
 from deepmouse.classifier import HandClassifier
-from deepmouse.evaluate import evaluate_windows
+from deepmouse.decision import fit_decision_model
+from deepmouse.evaluate import evaluate_windows, log_odds
 from deepmouse.modelfile import save_model
 from deepmouse.recordings import Dataset, load_dataset
 from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
@@ -137,7 +139,7 @@ def train_run(
     """
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
     config, dataset, splits = prepared.config, prepared.dataset, prepared.splits
-    split_warnings = prepared.warnings
+    split_warnings = list(prepared.warnings)
     window_config = splits.config
     clf = config.classifier()
 
@@ -157,11 +159,16 @@ def train_run(
     train_seconds = time.perf_counter() - start
 
     seconds = window_config.seconds
-    dev_metrics = evaluate_windows(
-        clf.predict_proba(splits.dev.X)[:, 1], splits.dev.y, splits.dev.recording, seconds
-    )
+    p_dev = clf.predict_proba(splits.dev.X)[:, 1]
+    dev_metrics = evaluate_windows(p_dev, splits.dev.y, splits.dev.recording, seconds)
+    try:  # the decision's constants come from dev: held out from training, not the test split
+        decision = fit_decision_model(log_odds(p_dev), splits.dev.y, splits.dev.recording)
+    except ValueError as exc:
+        decision = None
+        split_warnings.append(f"no sequential decision: {exc}")
     test_metrics = evaluate_windows(  # the one look at the test split
-        clf.predict_proba(splits.test.X)[:, 1], splits.test.y, splits.test.recording, seconds
+        clf.predict_proba(splits.test.X)[:, 1], splits.test.y, splits.test.recording, seconds,
+        decision,
     )
     metrics = {
         "dev": dev_metrics,
@@ -172,6 +179,7 @@ def train_run(
         "best_epoch": clf.best_epoch_,
         "train_seconds": train_seconds,
         "warnings": split_warnings,
+        "decision": None if decision is None else decision.to_dict(),
     }
     provenance = {
         "dataset": str(dataset.root),
@@ -184,7 +192,7 @@ def train_run(
         "best_epoch": clf.best_epoch_,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    model_path = save_model(out / MODEL_FILE, clf, window_config, provenance)
+    model_path = save_model(out / MODEL_FILE, clf, window_config, provenance, decision)
     write_atomic(out / "history.csv", history_csv(clf.history_))
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     config_dict = asdict(config) | {"family": clf.family,

@@ -140,3 +140,26 @@ def test_tune_on_postgresql_without_its_driver_names_the_extra(synth_dataset, tm
     assert_clean_error(cli("tune", synth_dataset, "--model", "svm", "--trials", "1", "--storage",
                            "postgresql://nobody@127.0.0.1:1/none", "--out", tmp_path),
                        "pip install 'deepmouse[postgres]'")
+
+
+def test_evaluate_reports_the_sequential_decision_and_the_change_of_hand(tiny_run, synth_dataset,
+                                                                         tmp_path):
+    from deepmouse.decision import DecisionModel
+    from deepmouse.modelfile import load_model, save_model
+
+    model = load_model(tiny_run.model_path)
+    path = save_model(tmp_path / "m.safetensors", model.classifier, model.window_config,
+                      model.provenance, DecisionModel(mu=0.5, sigma2=1.0, tau2=0.1))
+    result = cli("evaluate", path, synth_dataset, "--split", "all", "--json")
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    sequential = metrics["sequential"]
+    assert sequential["threshold"] == 0.95 and sequential["trials"] > 0
+    assert set(sequential) >= {"decided", "accuracy", "median_seconds", "ece", "curve"}
+    assert set(metrics["switch"]) == {"trials", "followed", "median_seconds"}
+    assert metrics["switch"]["trials"] == 2  # right then left, left then right
+    stricter = json.loads(cli("evaluate", path, synth_dataset, "--split", "all", "--threshold",
+                              "0.99", "--json").stdout)["sequential"]
+    assert stricter["threshold"] == 0.99 and stricter["decided"] <= sequential["decided"]
+    assert_clean_error(cli("evaluate", path, synth_dataset, "--threshold", "0.4"),
+                       "--threshold must be in (0.5, 1)")

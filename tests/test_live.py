@@ -16,15 +16,17 @@ from conftest import FakeClock, assert_clean_error, cli, entry_point
 from xserver import XServer, require_x
 
 from deepmouse.classifier import HandClassifier
-from deepmouse.evaluate import decision_probability
+from deepmouse.decision import DecisionModel, SequentialDecision
+from deepmouse.evaluate import decision_probability, log_odds
 from deepmouse.live import StreamingPredictor, replay_samples, run_live
 from deepmouse.modelfile import load_model, save_model
 from deepmouse.recordings import DataError, Recording, read_recording, write_recording
 from deepmouse.synth import synthesize_dataset
 from deepmouse.windows import WindowConfig, active_mask, cut, make_splits, movement, resample
 
-KEYS = {"t", "idle", "p_left", "decision", "p_decision", "p_left_total", "n_windows", "n_idle",
-        "latency_ms"}
+KEYS = {"t", "idle", "p_left", "decision", "p_decision", "p_left_total", "decided",
+        "seconds_to_decision", "n_windows", "n_idle", "latency_ms"}
+DECISION = DecisionModel(mu=0.5, sigma2=1.0, tau2=0.05, switch_rate=1 / 60, threshold=0.9)
 WINDOW = 100  # 1 s at 100 Hz keeps the tests short
 
 
@@ -39,6 +41,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     splits = make_splits(load_dataset(data), config)
     clf = HandClassifier(family="gru", hidden=8, epochs=1, device="cpu", seed=0, threads=1)
     clf.fit(splits.train.X, splits.train.y)
+    save_model(root / "decides.safetensors", clf, config, decision=DECISION)
     return save_model(root / "model.safetensors", clf, config), data
 
 
@@ -56,7 +59,49 @@ def paused_jittery(rec: Recording, seed: int = 0) -> Recording:
     return Recording(path=None, label=1, t=t, xy=xy)
 
 
-def test_streaming_equals_batch(tiny: tuple[Path, Path]) -> None:
+def test_streaming_posterior_equals_the_batch_decision_over_overlapping_windows(
+    tiny: tuple[Path, Path],
+) -> None:
+    """With decision constants, the posterior of every update is SequentialDecision over the
+    active windows so far, each counting with its new steps (hop / window)."""
+    model = load_model(tiny[0].with_name("decides.safetensors"))
+    assert model.decision == DECISION
+    rec = paused_jittery(read_recording(tiny[1] / "left" / "session1.csv"))
+    predictor = StreamingPredictor(model, hop=0.25)
+    updates = predictor.push_many(zip(rec.t, rec.xy[:, 0], rec.xy[:, 1], strict=True))
+    batch = SequentialDecision(DECISION, model.window_config.seconds)
+    for update in updates:
+        if update.idle:
+            continue
+        expected = batch.update(float(log_odds(np.array([update.p_left]))[0]), weight=0.25)
+        assert update.p_left_total == pytest.approx(expected.p_left, abs=1e-9)
+        assert update.decided == expected.decided
+        assert update.seconds_to_decision == expected.seconds_to_decision
+    stricter = StreamingPredictor(model, hop=0.25, threshold=0.999)
+    assert stricter.decision_model.threshold == 0.999
+
+
+def test_live_json_lines_say_when_decided(tiny: tuple[Path, Path]) -> None:
+    model_file = tiny[0].with_name("decides.safetensors")
+    out = io.StringIO()
+    run_live(model_file, replay=tiny[1] / "left" / "session1.csv", speed=0, json_lines=True,
+             out=out, threshold=0.6)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines and all(set(d) == KEYS for d in lines)
+    decided = [d for d in lines if d["decided"] is not None]
+    assert decided, "a 0.6 threshold is reached on a minute of one hand"
+    for d in lines:
+        sure = max(d["p_left_total"], 1 - d["p_left_total"]) >= 0.6
+        assert (d["decided"] is not None) == sure
+        assert (d["seconds_to_decision"] is None) == (d["decided"] is None)
+    assert all(d["seconds_to_decision"] > 0 for d in decided)
+    assert_clean_error(cli("live", model_file, "--replay", tiny[1] / "left" / "session1.csv",
+                           "--threshold", "1.5"), "threshold must be in (0.5, 1)")
+
+
+def test_without_decision_constants_the_mean_rule_is_shown_and_nothing_is_decided(
+    tiny: tuple[Path, Path],
+) -> None:
     model = load_model(tiny[0])
     rec = paused_jittery(read_recording(tiny[1] / "left" / "session1.csv"))
     predictor = StreamingPredictor(model, hop=0.25)
@@ -195,9 +240,21 @@ def test_replay_rich_display(tiny: tuple[Path, Path], capsys: pytest.CaptureFixt
     model_file, data = tiny
     last = run_live(model_file, replay=data / "left" / "session1.csv", speed=0, seconds=4)
     out = capsys.readouterr().out
-    assert last is not None and last.decision is not None
-    assert f"decision: {last.decision} hand, confidence {last.p_decision:.0%}" in out
+    assert last is not None and last.decision is not None and last.decided is None
+    assert f"undecided: {last.decision} hand more likely ({last.p_decision:.0%})" in out
     assert "deepmouse live: replay of session1.csv" in out
+
+
+def test_replay_rich_display_shows_the_decision_and_what_it_took(
+    tiny: tuple[Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    model_file = tiny[0].with_name("decides.safetensors")
+    last = run_live(model_file, replay=tiny[1] / "left" / "session1.csv", speed=0,
+                    threshold=0.6)
+    out = " ".join(capsys.readouterr().out.split())
+    assert last is not None and last.decided is not None
+    assert (f"decision: {last.decided} hand, P = {last.p_decision:.1%} after "
+            f"{last.seconds_to_decision:.1f} s of movement") in out
 
 
 def test_live_errors_are_data_errors(tiny: tuple[Path, Path], tmp_path: Path,

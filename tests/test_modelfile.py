@@ -110,3 +110,24 @@ def test_files_are_written_in_the_current_format(tiny_run):
     meta = read_metadata(tiny_run.model_path)
     assert meta["format_version"] == FORMAT_VERSION == 2
     assert meta["family"] == "gru" and "model" not in meta["params"]
+
+
+def test_decision_constants_round_trip_and_absurd_ones_are_refused(tiny_run, tmp_path):
+    """The constants live in the metadata, outside the tensors' checksum: checked on load."""
+    from safetensors.numpy import load_file
+    from safetensors.numpy import save_file as save_tensors
+
+    from deepmouse.decision import DecisionModel
+
+    decision = DecisionModel(mu=0.7, sigma2=2.0, tau2=0.2)
+    model = load_model(tiny_run.model_path)
+    path = save_model(tmp_path / "d.safetensors", model.classifier, model.window_config,
+                      decision=decision)
+    assert load_model(path).decision == decision
+    meta = read_metadata(path)
+    for field, value in (("tau2", -1.0), ("mu", "a lot")):
+        meta["decision"] = decision.to_dict() | {field: value}
+        save_tensors(load_file(str(path)), str(tmp_path / "bad.safetensors"),
+                     metadata={"deepmouse": json.dumps(meta)})
+        with pytest.raises(ModelFileError, match=field):
+            load_model(tmp_path / "bad.safetensors")
