@@ -62,6 +62,8 @@ FAMILIES: dict[str, tuple[dict, float | None]] = {
     # training windows every window/4 (at window/10 the ridge fit on ~15,000 × 10,000 features
     # took over 7 minutes per mouse fold on this machine).
     "rocket": ({}, 0.25),
+    # stroke-cnn + rocket, log-odds averaged, on the ensemble family's windows (every window/4)
+    "ensemble": ({}, None),
 }
 QUICK_EPOCHS = {"lstm": 3, "conv-gru": 10, "stroke-cnn": 5}
 CPU_ONE_THREAD = {"device": "cpu", "threads": 1}

@@ -4,7 +4,8 @@ One window is weak evidence; many windows are strong evidence, but not independe
 This module turns the left-hand log-odds ``z`` of a stream of active windows into a posterior
 P(left) with a small hierarchical model of those log-odds:
 
-    z = h * mu + b + e        h = +1 (left) or -1 (right)
+    z = c + h * mu + b + e    c: the model's overall lean (a calibration intercept)
+                              h = +1 (left) or -1 (right)
                               b ~ N(0, tau2)    the offset of a session: a model that reads a
                                                 session as a bit left-ish does so all along
                               e ~ N(0, sigma2)  the window's own noise
@@ -13,9 +14,9 @@ Windows that overlap share movement: a window counts with weight ``w`` = the fra
 steps that are new (1 for back-to-back windows), as if its noise variance were ``sigma2 / w``.
 Integrating out ``b``, the evidence of ``n_eff = sum(w)`` windows with weighted mean ``m`` is
 
-    log-odds(left) = 2 * mu * m / (tau2 + sigma2 / n_eff)
+    log-odds(left) = 2 * mu * (m - c) / (tau2 + sigma2 / n_eff)
 
-It grows as windows agree, but never beyond ``2 * mu * m / tau2``: a session offset cannot be
+It grows as windows agree, but never beyond ``2 * mu * (m - c) / tau2``: a session offset cannot be
 averaged away, so a session read as slightly left-ish never becomes 99.99% sure.
 
 The hand may change. Windows come in *segments* of one hand (each with its own offset), and a
@@ -53,6 +54,8 @@ class DecisionModel:
 
     Attributes:
         mu: mean log-odds of a window toward its true hand (> 0 for a model that learned).
+        bias: the model's overall lean toward the left hand on held-out sessions (subtracted
+            from every window's log-odds).
         sigma2: variance of a window's log-odds around its session's mean.
         tau2: variance of a session's mean log-odds around ``±mu``.
         switch_rate: prior rate of a change of hand, per second of movement.
@@ -62,11 +65,12 @@ class DecisionModel:
     mu: float
     sigma2: float
     tau2: float
+    bias: float = 0.0
     switch_rate: float = DEFAULT_SWITCH_RATE
     threshold: float = DEFAULT_THRESHOLD
 
     def __post_init__(self) -> None:
-        for name in ("mu", "sigma2", "tau2", "switch_rate", "threshold"):
+        for name in ("mu", "sigma2", "tau2", "bias", "switch_rate", "threshold"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value)):
                 raise ValueError(f"decision {name} must be a finite number, got {value!r}")
@@ -83,16 +87,23 @@ class DecisionModel:
     def with_options(self, threshold: float | None = None,
                      switch_rate: float | None = None) -> DecisionModel:
         """A copy with another threshold and/or switch rate (``None``: keep)."""
-        return DecisionModel(self.mu, self.sigma2, self.tau2,
+        return DecisionModel(self.mu, self.sigma2, self.tau2, self.bias,
                              self.switch_rate if switch_rate is None else switch_rate,
                              self.threshold if threshold is None else threshold)
+
+    def window_probability(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated P(left) of single windows ``(n,)`` from their log-odds ``z`` ``(n,)``: the
+        posterior after one window, a temperature fitted on held-out sessions."""
+        scaled = (2.0 * self.mu * (np.asarray(z, dtype=np.float64) - self.bias)
+                  / (self.tau2 + self.sigma2))
+        return 1.0 / (1.0 + np.exp(-np.clip(scaled, -60, 60)))
 
     def log_odds(self, mean: float, n_eff: float) -> float:
         """Posterior log-odds of the left hand for one segment: ``n_eff`` windows, mean ``mean``
         (no change of hand)."""
         if n_eff <= 0:
             return 0.0
-        return 2.0 * self.mu * mean / (self.tau2 + self.sigma2 / n_eff)
+        return 2.0 * self.mu * (mean - self.bias) / (self.tau2 + self.sigma2 / n_eff)
 
 
 def fit_decision_model(
@@ -109,34 +120,40 @@ def fit_decision_model(
         y: true hand of each window ``(n,)``, 1 = left, 0 = right.
         session: recording of each window ``(n,)``: one hand, one offset.
 
-    ``mu`` is the mean over sessions of the signed session means; ``sigma2`` the pooled
-    variance within sessions; ``tau2`` the variance of the signed session means beyond what
-    ``sigma2`` explains, at least :data:`TAU2_FLOOR` ``* mu ** 2``.
+    With ``L`` and ``R`` the mean of the session means of each hand: ``bias = (L + R) / 2``,
+    ``mu = (L - R) / 2``; ``sigma2`` is the pooled variance within sessions; ``tau2`` the
+    variance of the sessions' means around ``bias ± mu`` beyond what ``sigma2`` explains (two
+    degrees of freedom spent on ``bias`` and ``mu``), at least :data:`TAU2_FLOOR` ``* mu ** 2``.
 
     Raises:
-        ValueError: fewer than two windows in every session, or a model without any signal
-            (``mu <= 0``: its log-odds do not point toward the true hand on these windows).
+        ValueError: a hand without sessions, sessions of fewer than two windows, or a model
+            without any signal (``mu <= 0``: its log-odds do not point toward the true hand).
     """
     z, y, session = (np.asarray(a) for a in (z, y, session))
-    signed, sizes, within, dof = [], [], 0.0, 0
+    means: dict[int, list[float]] = {0: [], 1: []}
+    sizes, within, dof = [], 0.0, 0
     for s in np.unique(session):
         zs = z[session == s].astype(np.float64)
-        sign = 1.0 if y[session == s][0] == 1 else -1.0
-        signed.append(sign * zs.mean())
+        means[int(y[session == s][0])].append(float(zs.mean()))
         sizes.append(len(zs))
         within += float(((zs - zs.mean()) ** 2).sum())
         dof += len(zs) - 1
+    if not means[0] or not means[1]:
+        raise ValueError("fitting the decision needs held-out sessions of both hands")
     if dof < 1:
         raise ValueError("fitting the decision needs sessions of at least two windows")
-    signed_means, n = np.array(signed), np.array(sizes, dtype=np.float64)
-    mu = float(signed_means.mean())
+    left, right = float(np.mean(means[1])), float(np.mean(means[0]))
+    bias, mu = (left + right) / 2, (left - right) / 2
     if not mu > 0:
         raise ValueError(f"the model's log-odds do not point toward the true hand on the "
-                         f"held-out windows (mean signed log-odds {mu:.3f})")
+                         f"held-out windows (left minus right, halved: {mu:.3f})")
     sigma2 = max(within / dof, 1e-6)
-    spread = float(((signed_means - mu) ** 2).mean()) if len(signed_means) > 1 else 0.0
-    tau2 = max(spread - float(np.mean(sigma2 / n)), TAU2_FLOOR * mu * mu)
-    return DecisionModel(mu, sigma2, tau2, switch_rate, threshold)
+    residuals = [m - bias - mu for m in means[1]] + [m - bias + mu for m in means[0]]
+    k = len(residuals)
+    spread = float(np.sum(np.square(residuals)) / (k - 2)) if k > 2 else 0.0
+    tau2 = max(spread - float(np.mean(sigma2 / np.array(sizes, dtype=np.float64))),
+               TAU2_FLOOR * mu * mu)
+    return DecisionModel(mu, sigma2, tau2, bias, switch_rate, threshold)
 
 
 @dataclass
@@ -205,6 +222,7 @@ class SequentialDecision:
         its steps that no earlier window had; 1 for back-to-back windows)."""
         if not math.isfinite(z):
             raise ValueError(f"window log-odds must be finite, got {z}")
+        z = z - self.model.bias
         if not 0 < weight <= 1:
             raise ValueError(f"window weight must be in (0, 1], got {weight}")
         step_seconds = weight * self.window_seconds

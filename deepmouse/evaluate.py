@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
@@ -122,19 +123,22 @@ def sequential_metrics(
     recording: np.ndarray,
     window_seconds: float,
     decision: DecisionModel,
+    stream: Callable[[], SequentialDecision] | None = None,
 ) -> dict:
     """The sequential decision on back-to-back windows of each recording.
 
     Args:
         z: left-hand log-odds of the active windows ``(n,)``, in time order per recording.
         y: true hand per window ``(n,)``; recording: recording index per window ``(n,)``.
+        stream: makes a fresh decision stream per trial (default: :class:`SequentialDecision`
+            with ``decision``); another rule with the same ``update`` can be compared.
 
     Returns:
         ``threshold``, ``trials``, ``decided`` (fraction), ``accuracy`` (of decided trials,
         ``None`` without any), ``median_seconds`` (of movement to the decision, decided trials),
-        ``ece`` (of the posterior at every window of every trial) and ``curve``: per second of
-        movement (5, 10, 20, 30, 60) the fraction of trials decided by then and the accuracy of
-        those decisions.
+        ``ece`` and ``reliability`` (of the posterior at every window of every trial) and
+        ``curve``: per second of movement (5, 10, 20, 30, 60) the fraction of trials decided by
+        then and the accuracy of those decisions.
     """
     longest = max(1, int(round(TRIAL_MAX_SECONDS / window_seconds)))
     outcomes, posteriors, truths = [], [], []
@@ -144,10 +148,10 @@ def sequential_metrics(
         starts = sorted({math.ceil(k * TRIAL_EVERY_SECONDS / window_seconds - 1e-9)
                          for k in range(int(len(idx) * window_seconds / TRIAL_EVERY_SECONDS) + 1)})
         for start in (s for s in starts if s < len(idx)):
-            stream = SequentialDecision(decision, window_seconds)
+            trial = stream() if stream else SequentialDecision(decision, window_seconds)
             outcome = (None, None)
             for i in idx[start : start + longest]:
-                post = stream.update(float(z[i]))
+                post = trial.update(float(z[i]))
                 posteriors.append(post.p_left)
                 truths.append(y[i])
                 if post.decided is not None:
@@ -164,6 +168,7 @@ def sequential_metrics(
     return {
         "threshold": decision.threshold,
         "trials": len(outcomes),
+        "reliability": reliability(posteriors, truths) if posteriors else [],
         "decided": len(decided) / len(outcomes) if outcomes else 0.0,
         "accuracy": float(np.mean([ok for ok, _ in decided])) if decided else None,
         "median_seconds": float(np.median(seconds)) if seconds else None,
@@ -178,6 +183,7 @@ def switch_metrics(
     recording: np.ndarray,
     window_seconds: float,
     decision: DecisionModel,
+    stream: Callable[[], SequentialDecision] | None = None,
 ) -> dict | None:
     """How fast the decision follows a change of hand, on spliced recordings.
 
@@ -199,14 +205,14 @@ def switch_metrics(
             if y[first[0]] == y[second[0]]:
                 continue
             new_hand = "left" if y[second[0]] == 1 else "right"
-            stream = SequentialDecision(decision, window_seconds)
+            trial = stream() if stream else SequentialDecision(decision, window_seconds)
             for i in first[-before:]:
-                stream.update(float(z[i]))
-            splice = stream.seconds
+                trial.update(float(z[i]))
+            splice = trial.seconds
             delay = None
             for i in second[:after]:
-                if stream.update(float(z[i])).decided == new_hand:
-                    delay = stream.seconds - splice
+                if trial.update(float(z[i])).decided == new_hand:
+                    delay = trial.seconds - splice
                     break
             delays.append(delay)
     if not delays:
@@ -229,7 +235,8 @@ def evaluate_windows(
         ``{"accuracy", "n_windows", "loss", "roc_auc", "confusion", "ece", "reliability",
         "decision_accuracy"}``; ``confusion`` is ``[[right→right, right→left], [left→right,
         left→left]]`` (rows: truth); ``roc_auc`` is ``None`` when only one class is present.
-        With a ``decision`` model, also ``"sequential"`` (:func:`sequential_metrics`) and, when
+        With a ``decision`` model, also the windows calibrated by it (``"ece_calibrated"``,
+        ``"reliability_calibrated"``), ``"sequential"`` (:func:`sequential_metrics`) and, when
         both hands are present, ``"switch"`` (:func:`switch_metrics`).
     """
     p_left = np.asarray(p_left, dtype=np.float64)
@@ -250,6 +257,9 @@ def evaluate_windows(
     }
     if decision is not None:
         z = log_odds(p_left)
+        calibrated = decision.window_probability(z)
+        metrics["ece_calibrated"] = expected_calibration_error(calibrated, y)
+        metrics["reliability_calibrated"] = reliability(calibrated, y)
         metrics["sequential"] = sequential_metrics(z, y, recording, window_seconds, decision)
         switch = switch_metrics(z, y, recording, window_seconds, decision)
         if switch is not None:

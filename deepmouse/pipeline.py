@@ -8,7 +8,8 @@
 - ``metrics.json`` — dev and test metrics (the test split's with the sequential decision, whose
   constants are fitted on dev), windows per split, training time;
 - ``config.json`` — the :class:`RunConfig` that produced it;
-- ``curves.png``, ``confusion.png`` — learning curves and the test confusion matrix.
+- ``curves.png``, ``confusion.png``, ``reliability.png`` — learning curves, the test confusion
+  matrix and the test reliability diagram (windows as scored and calibrated, the posterior).
 
 The test split is scored once, after training; model selection uses dev only. Every file is
 written to a temporary name and renamed, so an interrupted run leaves no half-written file.
@@ -200,10 +201,11 @@ def train_run(
                                     "window_config": window_config.to_dict()}
     write_atomic(out / "config.json", json.dumps(config_dict, indent=2) + "\n")
     if plots:
-        from deepmouse.plots import plot_confusion, plot_curves
+        from deepmouse.plots import plot_confusion, plot_curves, plot_reliability
 
         if clf.history_:
             plot_curves(clf.history_, out / "curves.png", clf.best_epoch_)
         plot_confusion(test_metrics["confusion"], out / "confusion.png", "test split")
+        plot_reliability(test_metrics, out / "reliability.png", "test split")
     checkpoint.unlink(missing_ok=True)
     return RunResult(out, model_path, metrics, clf.history_, splits.table(), clf)

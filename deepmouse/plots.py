@@ -69,3 +69,37 @@ def plot_confusion(confusion: list[list[int]], path: str | Path, title: str = ""
         ax.set_title(title)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_reliability(metrics: dict, path: str | Path, title: str = "") -> Path:
+    """Reliability diagram of one split's metrics (:func:`deepmouse.evaluate.evaluate_windows`):
+    predicted P(left) against how often it was the left hand, per bin, for the windows as the
+    model scores them, the windows calibrated on held-out sessions, and the posterior of the
+    sequential decision. Marker area follows the bin's size."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":", label="perfect calibration")
+    series = [("windows, as scored", metrics.get("reliability"), metrics.get("ece"))]
+    if "reliability_calibrated" in metrics:
+        series.append(("windows, calibrated", metrics["reliability_calibrated"],
+                       metrics["ece_calibrated"]))
+    if "sequential" in metrics:
+        series.append(("posterior (sequential)", metrics["sequential"]["reliability"],
+                       metrics["sequential"]["ece"]))
+    for label, points, ece in series:
+        if not points:
+            continue
+        n = np.array([p["n"] for p in points], dtype=float)
+        ax.plot([p["p_mean"] for p in points], [p["observed"] for p in points], "-o", lw=1,
+                markersize=3, label=f"{label} (ECE {ece:.3f})")
+        ax.scatter([p["p_mean"] for p in points], [p["observed"] for p in points],
+                   s=200 * n / n.sum(), alpha=0.3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted P(left)")
+    ax.set_ylabel("observed frequency of the left hand")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -31,7 +31,7 @@ def test_synth_train_evaluate_json_agree_on_the_test_split(tmp_path):
     metrics = json.loads(result.stdout)
     assert {"dev", "test", "windows"} <= set(metrics)
     for name in ("model.safetensors", "history.csv", "metrics.json", "config.json",
-                 "curves.png", "confusion.png"):
+                 "curves.png", "confusion.png", "reliability.png"):
         assert (run / name).is_file(), name
     assert len((run / "history.csv").read_text().splitlines()) == 1 + 2  # header + 2 epochs
     assert not (run / "checkpoint.safetensors").exists()  # removed once the run is complete

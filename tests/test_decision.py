@@ -129,3 +129,16 @@ def test_absurd_constants_are_refused(field, value):
     constants = MODEL.to_dict() | {field: value}
     with pytest.raises(ValueError, match=field):
         DecisionModel(**constants)
+
+
+def test_a_model_that_leans_to_one_hand_is_recentred():
+    """Log-odds shifted toward the left on every held-out session: the fitted bias removes it,
+    so right-hand sessions are still decided right."""
+    z, y, session = simulate_sessions(40, 40, MODEL, seed=6)
+    fitted = fit_decision_model(z + 0.7, y, session)
+    assert fitted.bias == pytest.approx(0.7, abs=0.15)
+    z_new, y_new, session_new = simulate_sessions(20, 40, MODEL, seed=7)
+    result = sequential_metrics(z_new + 0.7, y_new, session_new, 2.0, fitted)
+    assert result["accuracy"] > 0.9  # 20 sessions: the 0.95 promise holds up to their spread
+    right = SequentialDecision(fitted, 2.0)
+    assert [right.update(-0.3 + 0.7) for _ in range(60)][-1].p_left < 0.5

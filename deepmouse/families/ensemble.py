@@ -1,0 +1,111 @@
+"""The ``ensemble`` family: several families fitted on the same windows, their log-odds averaged.
+
+Families that look at a window differently make different mistakes: the stroke-cnn network sees
+learned filters and hand-made stroke features of (dx, dy), MiniRocket sees thousands of random
+convolutions of the movement and of the path. Averaging their log-odds keeps what they agree on.
+Each member is fitted with its own defaults and the ensemble's seed; the average is unweighted
+(weights would have to be chosen on held-out windows, which the decision constants already
+use).
+
+State arrays: each member's arrays, prefixed ``<index>.``; settings: ``members`` (their names)
+and each member's own settings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepmouse.families.base import FAMILIES, Family, FamilyState, get_family, register
+
+DEFAULT_MEMBERS = "stroke-cnn,rocket"
+
+
+def member_names(params: dict) -> list[str]:
+    return [name.strip() for name in str(params["members"]).split(",") if name.strip()]
+
+
+class EnsembleFamily(Family):
+    name = "ensemble"
+    summary = "the average of several families' log-odds (stroke-cnn + rocket)"
+    defaults = {"members": DEFAULT_MEMBERS}
+    train_stride = 0.25
+
+    @property
+    def extra(self) -> str | None:  # the extras its members need
+        extras = {get_family(m).extra for m in member_names(self.defaults) if m in FAMILIES}
+        return ",".join(sorted(e for e in extras if e)) or None
+
+    def members(self, params: dict) -> list[Family]:
+        names = member_names(params)
+        if len(names) < 2:
+            raise ValueError(f"an ensemble needs at least two members, got {names}")
+        if self.name in names:
+            raise ValueError("an ensemble cannot hold an ensemble")
+        return [get_family(name) for name in names]
+
+    def member_params(self, family: Family, params: dict) -> dict:
+        return family.parameters() | {"seed": params["seed"]}
+
+    def check_available(self) -> None:
+        for family in self.members(self.parameters()):
+            family.check_available()
+
+    def check_params(self, params: dict) -> None:
+        for family in self.members(params):
+            family.check_params(self.member_params(family, params))
+
+    def min_window(self, params: dict) -> int:
+        return max(f.min_window(self.member_params(f, params)) for f in self.members(params))
+
+    def progress_total(self, params: dict) -> int:
+        return sum(f.progress_total(self.member_params(f, params)) for f in self.members(params))
+
+    def fit(self, X, y, params, dev=None, on_epoch=None, checkpoint=None) -> FamilyState:
+        """Fit every member on the same windows (no checkpoint: an ensemble is not resumed)."""
+        arrays, settings, fitted, done = {}, [], [], 0
+        history: list[dict] = []
+        best_epoch = 0
+        for i, family in enumerate(self.members(params)):
+            def progress(row: dict, offset: int = done) -> None:
+                if on_epoch is not None:
+                    on_epoch(row | {"epoch": offset + row["epoch"]})
+
+            member = family.fit(X, y, self.member_params(family, params), dev, progress)
+            arrays |= {f"{i}.{k}": v for k, v in member.arrays.items()}
+            settings.append(member.settings)
+            fitted.append((family, member))
+            history += [row | {"epoch": done + row["epoch"]} for row in member.history]
+            best_epoch = best_epoch or (member.best_epoch and done + member.best_epoch)
+            done += family.progress_total(self.member_params(family, params))
+        state = FamilyState(arrays, {"members": member_names(params), "settings": settings},
+                            history=history, best_epoch=best_epoch)
+        state.runtime = {"members": fitted}
+        return state
+
+    def _split(self, state: FamilyState) -> list[FamilyState]:
+        names = state.settings.get("members", [])
+        settings = state.settings.get("settings", [])
+        if len(names) != len(settings):
+            raise ValueError("ensemble settings: members and settings differ in length")
+        parts = []
+        for i in range(len(names)):
+            prefix = f"{i}."
+            arrays = {k[len(prefix):]: v for k, v in state.arrays.items() if k.startswith(prefix)}
+            parts.append(FamilyState(arrays, settings[i]))
+        return parts
+
+    def restore(self, state: FamilyState, params: dict) -> FamilyState:
+        families = self.members(params)
+        if state.settings.get("members") != [f.name for f in families]:
+            raise ValueError("ensemble members differ from its parameters")
+        restored = [f.restore(part, self.member_params(f, params))
+                    for f, part in zip(families, self._split(state), strict=True)]
+        state.runtime = {"members": list(zip(families, restored, strict=True))}
+        return state
+
+    def log_odds(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
+        members = state.runtime["members"]
+        return np.mean([family.log_odds(part, X) for family, part in members], axis=0)
+
+
+register(EnsembleFamily())

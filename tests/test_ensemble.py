@@ -1,0 +1,46 @@
+"""The ensemble family: members fitted on the same windows, their log-odds averaged, one file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepmouse.classifier import HandClassifier
+from deepmouse.modelfile import load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def small(rocket_splits):
+    """Every third training window: an SVM and MiniRocket fit in seconds."""
+    train = rocket_splits.train
+    return train.X[::3], train.y[::3], rocket_splits
+
+
+def test_ensemble_log_odds_are_the_mean_of_its_members(small, tmp_path):
+    pytest.importorskip("aeon")
+    X, y, splits = small
+    ensemble = HandClassifier("ensemble", members="svm,rocket", seed=3).fit(X, y)
+    members = [HandClassifier(name, seed=3).fit(X, y) for name in ("svm", "rocket")]
+    test = splits.test.X
+    expected = np.mean([m.decision_function(test) for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.decision_function(test), expected, rtol=1e-9)
+    path = save_model(tmp_path / "ensemble.safetensors", ensemble, splits.config)
+    loaded = load_model(path)
+    assert loaded.classifier.state_.settings["members"] == ["svm", "rocket"]
+    np.testing.assert_allclose(loaded.classifier.decision_function(test), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("members", "message"), [
+    ("svm", "at least two members"),
+    ("svm,ensemble", "cannot hold an ensemble"),
+    ("svm,transformer", "unknown model family 'transformer'"),
+])
+def test_ensemble_members_are_checked(members, message):
+    with pytest.raises(ValueError, match=message):
+        HandClassifier("ensemble", members=members).check_params()
+
+
+def test_ensemble_takes_the_longest_minimum_window_and_its_own_stride():
+    clf = HandClassifier("ensemble", members="svm,rocket")
+    assert clf.min_window() == 9  # MiniRocket's
+    assert clf.window_config(window=200).stride == 50
