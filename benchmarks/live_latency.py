@@ -1,9 +1,10 @@
 """Per-update latency of the live predictor (:class:`deepmouse.live.StreamingPredictor`).
 
 One update = cut the current window from the ring buffer, check it is active, run the model on
-it (``predict_proba`` of one window) and aggregate the decision (mean log-odds). It happens every
-``hop`` seconds while the cursor is polled every 10 ms, so it must stay far below 10 ms; the goal
-is p99 under 2 ms on one core.
+it (``predict_proba`` of one window) and update the sequential decision's posterior
+(:class:`deepmouse.decision.SequentialDecision`, up to its full set of segment lengths). It
+happens every ``hop`` seconds while the cursor is polled every 10 ms, so it must stay far below
+10 ms; the goal is p99 under 2 ms on one core.
 
 The model is the default of ``deepmouse train`` (``HandClassifier()``: stroke-cnn,
 2-second windows at 100 Hz) or another family's default architecture (``--family``), trained for
@@ -38,6 +39,7 @@ import numpy as np
 def default_model(folder: Path, family: str = "default") -> Path:
     """The default architecture of ``family``, trained one epoch on 4 minutes of synthetic data."""
     from deepmouse.classifier import HandClassifier
+    from deepmouse.decision import DecisionModel
     from deepmouse.modelfile import save_model
     from deepmouse.recordings import load_dataset
     from deepmouse.synth import synthesize_dataset
@@ -50,7 +52,9 @@ def default_model(folder: Path, family: str = "default") -> Path:
     quick = {"epochs": 1, "device": "cpu", "threads": 1}  # where the family takes them
     clf.set_params(seed=0, **{k: v for k, v in quick.items() if k in clf.get_params()})
     clf.fit(splits.train.X, splits.train.y)
-    return save_model(folder / "model.safetensors", clf, config)
+    # constants of the usual size: the posterior's cost does not depend on their values
+    decision = DecisionModel(mu=1.0, sigma2=4.0, tau2=0.2)
+    return save_model(folder / "model.safetensors", clf, config, decision=decision)
 
 
 def xvfb_record(seconds: float, rate: float = 100.0) -> dict:

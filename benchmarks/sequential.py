@@ -12,7 +12,11 @@ a change of hand spliced from two test recordings):
 - ``mean``: DeepMouse's mean log-odds of the windows so far (P never grows with agreement);
 - ``sum``: the sum of the log-odds, windows taken as independent evidence;
 - ``hier-dev``: :mod:`deepmouse.decision` with its constants fitted on the fold's dev windows,
-  what ``deepmouse train`` stores in the model file;
+  what ``deepmouse train`` stores in the model file (one dev session pair cannot measure the
+  spread of session offsets, so ``tau2`` is the floor, ``TAU2_FLOOR * mu ** 2``);
+- ``hier-nested``: the same, with the floor chosen among ``FLOORS`` on the *other* folds (the
+  most decisions among floors whose decisions there were right >= 95% of the time), so the
+  fold's figure is read from windows the choice never saw;
 - ``hier-folds`` (mouse): the same model with constants fitted on the test windows of the
   *other* folds (held-out sessions scored by their own fold's model), so 10 sessions instead of
   2 estimate the session-offset spread; fold k's own windows are never used.
@@ -51,7 +55,9 @@ from deepmouse.recordings import load_dataset  # noqa: E402
 from deepmouse.windows import make_splits  # noqa: E402
 
 WINDOW = 200
-RULES = ("mean", "sum", "hier-dev", "hier-folds")
+RULES = ("mean", "sum", "hier-dev", "hier-nested", "hier-folds")
+FLOORS = (0.05, 0.1, 0.25, 0.5)
+"""Candidate floors of the session-offset variance (``tau2 >= floor * mu ** 2``)."""
 
 
 class SimpleRule:
@@ -149,6 +155,18 @@ def benchmark(families: list[str], tasks: list[str], n_folds: int | None, seed: 
                 log(f"{family:10s} {task:8s} {fold:18s} trained/read "
                     f"({float(arrays['train_seconds']):.0f} s)")
         for (task, fold), arrays in folds.items():
+            # the floor is chosen on the task's other folds (the touchpad, a single fold: on
+            # the mouse folds)
+            others = {k: a for k, a in folds.items() if k[0] == task and k != (task, fold)}
+            others = others or {k: a for k, a in folds.items() if k[0] != task}
+            floor = choose_floor(others) if others else None
+            nested_model = None
+            if floor is not None:
+                nested_model = fit_decision_model(arrays["dev_z"], arrays["dev_y"],
+                                                  arrays["dev_recording"], tau2_floor=floor)
+                if log:
+                    log(f"{family:10s} {task:8s} {fold:18s} floor chosen on the other folds: "
+                        f"{floor}")
             dev_model = None
             try:
                 dev_model = fit_decision_model(arrays["dev_z"], arrays["dev_y"],
@@ -164,12 +182,52 @@ def benchmark(families: list[str], tasks: list[str], n_folds: int | None, seed: 
                                        for i, a in enumerate(others)])
                 folds_model = fit_decision_model(z, yy, sess)
             for rule, constants in (("mean", None), ("sum", None), ("hier-dev", dev_model),
+                                    ("hier-nested", nested_model),
                                     ("hier-folds", folds_model)):
                 scored = score_fold(arrays, rule, constants)
+                if scored is not None and rule == "hier-nested":
+                    scored["floor"] = floor
                 if scored is not None:
                     rows.append({"family": family, "task": task, "fold": fold, "rule": rule,
                                  **scored})
     return rows
+
+
+def choose_floor(folds: dict) -> float:
+    """The floor giving the most decisions, among those right >= 95% of the time, pooled over
+    ``folds`` (each scored with constants fitted on its own dev windows)."""
+    scores = []
+    for floor in FLOORS:
+        right = decided = trials = 0
+        for arrays in folds.values():
+            model = fit_decision_model(arrays["dev_z"], arrays["dev_y"], arrays["dev_recording"],
+                                       tau2_floor=floor)
+            seq = sequential_metrics(arrays["test_z"], arrays["test_y"],
+                                     arrays["test_recording"], float(arrays["window_seconds"]),
+                                     model)
+            n = seq["trials"] * seq["decided"]
+            trials, decided = trials + seq["trials"], decided + n
+            right += n * (seq["accuracy"] or 0.0)
+        accuracy = right / decided if decided else 0.0
+        scores.append((accuracy >= 0.95, decided / trials if accuracy >= 0.95 else accuracy,
+                       floor))
+    return max(scores)[2]
+
+
+def pooled_ece(reliabilities: list[list[dict]]) -> float | None:
+    """ECE of the posterior pooled over folds: bins of P(left) merged across the folds' sessions
+    (a fold's own ECE rests on two sessions and mostly measures their idiosyncrasies)."""
+    bins: dict[int, list[float]] = {}
+    for points in reliabilities:
+        for p in points:
+            b = bins.setdefault(min(int(p["p_mean"] * 10), 9), [0.0, 0.0, 0.0])
+            b[0] += p["n"]
+            b[1] += p["n"] * p["p_mean"]
+            b[2] += p["n"] * p["observed"]
+    total = sum(b[0] for b in bins.values())
+    if not total:
+        return None
+    return float(sum(abs(b[1] - b[2]) for b in bins.values()) / total)
 
 
 def summary(rows: list[dict]) -> list[dict]:
@@ -194,6 +252,7 @@ def summary(rows: list[dict]) -> list[dict]:
             "accuracy": stat([s["accuracy"] for s in seq]),
             "median_seconds": stat([s["median_seconds"] for s in seq]),
             "ece": stat([s["ece"] for s in seq]),
+            "ece_pooled": pooled_ece([s["reliability"] for s in seq]),
             "switch_followed": stat([s["followed"] for s in sw]),
             "switch_median_seconds": stat([s["median_seconds"] for s in sw]),
             "window_ece_raw": stat([r["window_ece_raw"] for r in group]),
@@ -210,7 +269,8 @@ def markdown(rows: list[dict]) -> str:
                 else f"{s['mean']:.{digits}f}")
 
     lines = ["| family | task | rule | folds | decided | right when decided | median s | "
-             "posterior ECE | switch followed | switch median s | window ECE raw → cal. |",
+             "posterior ECE per fold / pooled | switch followed | switch median s | "
+             "window ECE raw → cal. |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summary(rows):
         ece = fmt(s["window_ece_raw"], 2)
@@ -218,7 +278,8 @@ def markdown(rows: list[dict]) -> str:
             ece += f" → {fmt(s['window_ece_calibrated'], 2)}"
         lines.append(
             f"| {s['family']} | {s['task']} | {s['rule']} | {s['folds']} | {fmt(s['decided'])} "
-            f"| {fmt(s['accuracy'])} | {fmt(s['median_seconds'], 1)} | {fmt(s['ece'])} | "
+            f"| {fmt(s['accuracy'])} | {fmt(s['median_seconds'], 1)} | {fmt(s['ece'])} / "
+            f"{'–' if s['ece_pooled'] is None else format(s['ece_pooled'], '.3f')} | "
             f"{fmt(s['switch_followed'])} | {fmt(s['switch_median_seconds'], 1)} | {ece} |")
     lines += ["", "Per fold (right when decided / median s / decided):", ""]
     for r in rows:

@@ -112,6 +112,7 @@ def fit_decision_model(
     session: np.ndarray,
     switch_rate: float = DEFAULT_SWITCH_RATE,
     threshold: float = DEFAULT_THRESHOLD,
+    tau2_floor: float = TAU2_FLOOR,
 ) -> DecisionModel:
     """The constants from held-out, non-overlapping windows, by the method of moments.
 
@@ -123,7 +124,7 @@ def fit_decision_model(
     With ``L`` and ``R`` the mean of the session means of each hand: ``bias = (L + R) / 2``,
     ``mu = (L - R) / 2``; ``sigma2`` is the pooled variance within sessions; ``tau2`` the
     variance of the sessions' means around ``bias ± mu`` beyond what ``sigma2`` explains (two
-    degrees of freedom spent on ``bias`` and ``mu``), at least :data:`TAU2_FLOOR` ``* mu ** 2``.
+    degrees of freedom spent on ``bias`` and ``mu``), at least ``tau2_floor * mu ** 2``.
 
     Raises:
         ValueError: a hand without sessions, sessions of fewer than two windows, or a model
@@ -152,7 +153,7 @@ def fit_decision_model(
     k = len(residuals)
     spread = float(np.sum(np.square(residuals)) / (k - 2)) if k > 2 else 0.0
     tau2 = max(spread - float(np.mean(sigma2 / np.array(sizes, dtype=np.float64))),
-               TAU2_FLOOR * mu * mu)
+               tau2_floor * mu * mu)
     return DecisionModel(mu, sigma2, tau2, bias, switch_rate, threshold)
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from deepmouse.decision import DecisionModel, SequentialDecision, fit_decision_model
+from deepmouse.decision import TAU2_FLOOR, DecisionModel, SequentialDecision, fit_decision_model
 from deepmouse.evaluate import sequential_metrics, switch_metrics
 
 MODEL = DecisionModel(mu=1.0, sigma2=4.0, tau2=0.2, switch_rate=0.0)
@@ -109,7 +109,10 @@ def test_fitting_refuses_a_model_without_signal_and_floors_the_offset():
     one_per_hand = fit_decision_model(np.r_[np.full(5, 1.0), np.full(5, -1.0)] +
                                       np.tile([0.1, -0.1, 0.0, 0.2, -0.2], 2),
                                       np.repeat([1, 0], 5), np.repeat([0, 1], 5))
-    assert one_per_hand.tau2 >= 0.05 * one_per_hand.mu ** 2
+    assert one_per_hand.tau2 == pytest.approx(TAU2_FLOOR * one_per_hand.mu ** 2)
+    assert fit_decision_model(np.r_[np.full(5, 1.0), np.full(5, -1.0)],
+                              np.repeat([1, 0], 5), np.repeat([0, 1], 5),
+                              tau2_floor=0.5).tau2 == pytest.approx(0.5)
 
 
 def test_switch_metrics_need_both_hands():
