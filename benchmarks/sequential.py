@@ -261,6 +261,31 @@ def summary(rows: list[dict]) -> list[dict]:
     return out
 
 
+def choose_family(rows: list[dict], rule: str = "hier-nested") -> list[dict]:
+    """The family for each mouse fold, chosen on the *other* folds: the most decisions among
+    families whose decisions there were right >= 95% of the time (else the most accurate); and
+    the chosen family's figures on the fold itself, which the choice never saw."""
+    mouse = [r for r in rows if r["task"] == "mouse" and r["rule"] == rule]
+    families = sorted({r["family"] for r in mouse})
+    out = []
+    for fold in sorted({r["fold"] for r in mouse}):
+        scores = []
+        for family in families:
+            others = [r["sequential"] for r in mouse if r["family"] == family and
+                      r["fold"] != fold]
+            decided = sum(s["trials"] * s["decided"] for s in others)
+            trials = sum(s["trials"] for s in others)
+            right = sum(s["trials"] * s["decided"] * (s["accuracy"] or 0.0) for s in others)
+            accuracy = right / decided if decided else 0.0
+            scores.append((accuracy >= 0.95, decided / trials if accuracy >= 0.95 else accuracy,
+                           family))
+        chosen = max(scores)[2]
+        mine = next(r for r in mouse if r["family"] == chosen and r["fold"] == fold)
+        out.append({"fold": fold, "family": chosen, "sequential": mine["sequential"],
+                    "switch": mine["switch"]})
+    return out
+
+
 def markdown(rows: list[dict]) -> str:
     def fmt(s, digits=3):
         if s is None:
@@ -281,6 +306,15 @@ def markdown(rows: list[dict]) -> str:
             f"| {fmt(s['accuracy'])} | {fmt(s['median_seconds'], 1)} | {fmt(s['ece'])} / "
             f"{'–' if s['ece_pooled'] is None else format(s['ece_pooled'], '.3f')} | "
             f"{fmt(s['switch_followed'])} | {fmt(s['switch_median_seconds'], 1)} | {ece} |")
+    choices = choose_family(rows)
+    if len({r["family"] for r in rows}) > 1 and choices:
+        lines += ["", "Family chosen per mouse fold on the other folds (hier-nested), and its "
+                  "figures on the fold (right when decided / median s / decided):", ""]
+        for c in choices:
+            q = c["sequential"]
+            acc = "–" if q["accuracy"] is None else f"{q['accuracy']:.3f}"
+            med = "–" if q["median_seconds"] is None else f"{q['median_seconds']:.0f}"
+            lines.append(f"- {c['fold']}: {c['family']} — {acc} / {med} / {q['decided']:.2f}")
     lines += ["", "Per fold (right when decided / median s / decided):", ""]
     for r in rows:
         if r["rule"].startswith("hier"):
@@ -314,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     rows = benchmark(families, args.tasks.split(","), args.folds, args.seed, args.cache, log)
     report = {"command": "python benchmarks/sequential.py " + " ".join(argv or sys.argv[1:]),
-              "rows": rows, "summary": summary(rows), "seconds": round(time.time() - started)}
+              "rows": rows, "summary": summary(rows), "family_choice": choose_family(rows),
+              "seconds": round(time.time() - started)}
     print(json.dumps(report) if args.json else markdown(rows))
     return 0
 

@@ -269,6 +269,8 @@ def train_model(
         total, correct, seen = 0.0, 0, 0
         for i in range(0, len(order), config.batch_size):
             idx = order[i : i + config.batch_size]
+            if len(idx) == 1 and len(order) > 1:
+                continue  # a last batch of one window: batch normalisation cannot train on it
             xb, yb = X_t[idx], y_t[idx]
             if config.augment:
                 xb = augment_batch(xb, config.augment, generator)

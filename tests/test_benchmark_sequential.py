@@ -51,3 +51,16 @@ def test_every_rule_scores_a_fold_and_the_table_has_them(bench):
     assert "window_ece_calibrated" in rows[-1]
     table = bench.markdown(rows)
     assert "| sim | mouse | hier-dev | 1 |" in table and "| sim | mouse | sum | 1 |" in table
+
+
+def test_the_family_of_a_fold_is_chosen_on_the_other_folds(bench):
+    def row(family, fold, accuracy, decided):
+        return {"family": family, "task": "mouse", "fold": fold, "rule": "hier-nested",
+                "sequential": {"trials": 100, "decided": decided, "accuracy": accuracy},
+                "switch": None}
+
+    # "fast" decides more but is wrong too often on folds b and c; on fold a it looks perfect
+    rows = [row("fast", "a", 1.0, 0.9), row("fast", "b", 0.8, 0.9), row("fast", "c", 0.8, 0.9),
+            row("safe", "a", 0.96, 0.5), row("safe", "b", 0.97, 0.6), row("safe", "c", 0.96, 0.6)]
+    chosen = {c["fold"]: c["family"] for c in bench.choose_family(rows)}
+    assert chosen == {"a": "safe", "b": "safe", "c": "safe"}

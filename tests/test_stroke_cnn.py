@@ -96,3 +96,12 @@ def test_default_run_is_stroke_cnn_on_overlapping_windows():
     other = RunConfig(dataset="unused", params={"family": "gru"})
     assert other.resolved_params()["hidden"] == 64  # gru's default, not stroke-cnn's
     assert other.window_config().stride == 200  # DeepMouse's non-overlapping windows
+
+
+def test_a_last_batch_of_one_window_does_not_stop_training(splits):
+    """65 windows in batches of 64: the lone 65th is skipped, not fed to batch normalisation."""
+    pick = np.r_[0:33, len(splits.train) - 32 : len(splits.train)]  # both hands
+    X, y = splits.train.X[pick], splits.train.y[pick]
+    assert len(X) == 65 and len(np.unique(y)) == 2
+    clf = HandClassifier(**TINY_STROKE | {"batch_size": 64, "epochs": 1}).fit(X, y)
+    assert clf.history_[0]["train_accuracy"] >= 0  # the epoch ran: 64 windows seen
