@@ -13,7 +13,8 @@ a change of hand spliced from two test recordings):
 - ``sum``: the sum of the log-odds, windows taken as independent evidence;
 - ``hier-dev``: :mod:`deepmouse.decision` with its constants fitted on the fold's dev windows,
   what ``deepmouse train`` stores in the model file (one dev session pair cannot measure the
-  spread of session offsets, so ``tau2`` is the floor, ``TAU2_FLOOR * mu ** 2``);
+  spread of session offsets, so ``tau2`` is the family's floor times ``mu ** 2``; the floors
+  were set from the ``hier-nested`` choices below);
 - ``hier-nested``: the same, with the floor chosen among ``FLOORS`` on the *other* folds (the
   most decisions among floors whose decisions there were right >= 95% of the time), so the
   fold's figure is read from windows the choice never saw;
@@ -42,6 +43,7 @@ import accuracy  # noqa: E402
 
 from deepmouse.classifier import HandClassifier  # noqa: E402
 from deepmouse.decision import (  # noqa: E402
+    TAU2_FLOOR,
     DecisionModel,
     Posterior,
     fit_decision_model,
@@ -51,6 +53,7 @@ from deepmouse.evaluate import (  # noqa: E402
     sequential_metrics,
     switch_metrics,
 )
+from deepmouse.families import get_family  # noqa: E402
 from deepmouse.recordings import load_dataset  # noqa: E402
 from deepmouse.windows import make_splits  # noqa: E402
 
@@ -168,9 +171,11 @@ def benchmark(families: list[str], tasks: list[str], n_folds: int | None, seed: 
                     log(f"{family:10s} {task:8s} {fold:18s} floor chosen on the other folds: "
                         f"{floor}")
             dev_model = None
+            own = get_family(family).session_spread
             try:
                 dev_model = fit_decision_model(arrays["dev_z"], arrays["dev_y"],
-                                               arrays["dev_recording"])
+                                               arrays["dev_recording"],
+                                               tau2_floor=TAU2_FLOOR if own is None else own)
             except ValueError:
                 pass
             others = [a for (t, f), a in folds.items() if t == task and f != fold]

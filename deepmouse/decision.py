@@ -43,9 +43,11 @@ DEFAULT_SWITCH_RATE = 1.0 / 300.0
 """Prior rate of a change of hand: once per 5 minutes of movement."""
 MAX_SEGMENTS = 400
 """Segment lengths the filter keeps (the least likely are dropped beyond this)."""
-TAU2_FLOOR = 0.05
-"""Smallest session-offset variance, as a fraction of ``mu ** 2``: with few held-out sessions
-the measured spread can be zero by chance, which would make the posterior overconfident."""
+TAU2_FLOOR = 0.25
+"""Smallest session-offset variance, as a fraction of ``mu ** 2``: one held-out session per hand
+cannot measure the spread of session offsets (its estimate would be zero, and the posterior
+overconfident). A family can set its own (``Family.session_spread``); this default is what
+``benchmarks/sequential.py`` chose, on held-out mouse sessions, for the default model."""
 
 
 @dataclass(frozen=True)

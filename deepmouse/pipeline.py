@@ -163,7 +163,9 @@ def train_run(
     p_dev = clf.predict_proba(splits.dev.X)[:, 1]
     dev_metrics = evaluate_windows(p_dev, splits.dev.y, splits.dev.recording, seconds)
     try:  # the decision's constants come from dev: held out from training, not the test split
-        decision = fit_decision_model(log_odds(p_dev), splits.dev.y, splits.dev.recording)
+        floor = clf.family_object().session_spread
+        decision = fit_decision_model(log_odds(p_dev), splits.dev.y, splits.dev.recording,
+                                      **({} if floor is None else {"tau2_floor": floor}))
     except ValueError as exc:
         decision = None
         split_warnings.append(f"no sequential decision: {exc}")

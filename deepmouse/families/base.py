@@ -71,6 +71,9 @@ class Family:
     train_stride: float = 1.0
     extra: str | None = None
     """The pip extra a family needs beyond deepmouse's dependencies (``None``: none)."""
+    session_spread: float | None = None
+    """Floor of the spread of session offsets in its log-odds, as a fraction of ``mu ** 2``
+    (:func:`deepmouse.decision.fit_decision_model`; ``None``: the default floor)."""
 
     def parameters(self) -> dict[str, Any]:
         """Every parameter with its default: :data:`COMMON_PARAMETERS` and :attr:`defaults`."""
