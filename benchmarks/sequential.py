@@ -100,7 +100,8 @@ def fold_log_odds(family: str, task: str, fold: str, split_fn, cache: Path | Non
     recordings."""
     path = None
     if cache is not None:
-        path = cache / f"{task}-{family}-{fold.replace(' ', '_').replace('+', '-')}.npz"
+        name = fold.replace(" ", "_").replace("+", "-")
+        path = cache / f"{task}-{family}-{name}{'' if seed == 0 else f'-seed{seed}'}.npz"
         if path.is_file():
             return dict(np.load(path))
     overrides, stride_frac = accuracy.FAMILIES[family]
@@ -165,8 +166,8 @@ def benchmark(families: list[str], tasks: list[str], n_folds: int | None, seed: 
             floor = choose_floor(others) if others else None
             nested_model = None
             if floor is not None:
-                nested_model = fit_decision_model(arrays["dev_z"], arrays["dev_y"],
-                                                  arrays["dev_recording"], tau2_floor=floor)
+                nested_model = fit_or_none(arrays["dev_z"], arrays["dev_y"],
+                                           arrays["dev_recording"], tau2_floor=floor)
                 if log:
                     log(f"{family:10s} {task:8s} {fold:18s} floor chosen on the other folds: "
                         f"{floor}")
@@ -185,7 +186,7 @@ def benchmark(families: list[str], tasks: list[str], n_folds: int | None, seed: 
                 yy = np.concatenate([a["test_y"] for a in others])
                 sess = np.concatenate([a["test_recording"] + 1000 * i
                                        for i, a in enumerate(others)])
-                folds_model = fit_decision_model(z, yy, sess)
+                folds_model = fit_or_none(z, yy, sess)
             for rule, constants in (("mean", None), ("sum", None), ("hier-dev", dev_model),
                                     ("hier-nested", nested_model),
                                     ("hier-folds", folds_model)):
@@ -198,6 +199,14 @@ def benchmark(families: list[str], tasks: list[str], n_folds: int | None, seed: 
     return rows
 
 
+def fit_or_none(z, y, session, **options) -> DecisionModel | None:
+    """:func:`fit_decision_model`, or ``None`` where the log-odds carry no signal."""
+    try:
+        return fit_decision_model(z, y, session, **options)
+    except ValueError:
+        return None
+
+
 def choose_floor(folds: dict) -> float:
     """The floor giving the most decisions, among those right >= 95% of the time, pooled over
     ``folds`` (each scored with constants fitted on its own dev windows)."""
@@ -205,8 +214,10 @@ def choose_floor(folds: dict) -> float:
     for floor in FLOORS:
         right = decided = trials = 0
         for arrays in folds.values():
-            model = fit_decision_model(arrays["dev_z"], arrays["dev_y"], arrays["dev_recording"],
-                                       tau2_floor=floor)
+            model = fit_or_none(arrays["dev_z"], arrays["dev_y"], arrays["dev_recording"],
+                                tau2_floor=floor)
+            if model is None:
+                continue
             seq = sequential_metrics(arrays["test_z"], arrays["test_y"],
                                      arrays["test_recording"], float(arrays["window_seconds"]),
                                      model)

@@ -171,7 +171,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
     def check_available(self) -> None:
         """Raise :class:`~deepmouse.families.MissingDependencyError` (naming the extra to
         install) if the family needs a package that is not installed."""
-        self.family_object().check_available()
+        self.family_object().check_available(self.resolved_params())
 
     def min_window(self) -> int:
         """The shortest window (steps) this model takes."""

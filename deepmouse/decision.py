@@ -20,7 +20,8 @@ It grows as windows agree, but never beyond ``2 * mu * (m - c) / tau2``: a sessi
 averaged away, so a session read as slightly left-ish never becomes 99.99% sure.
 
 The hand may change. Windows come in *segments* of one hand (each with its own offset), and a
-new segment starts with probability ``switch_rate`` per second of movement. The posterior is a
+new segment starts with probability ``switch_rate`` per second of movement; its hand is drawn
+afresh, so the hand actually changes at half that rate. The posterior is a
 Bayesian online change-point filter over the segments' lengths (Adams & MacKay, 2007), each
 length scored in closed form from its sufficient statistics; P(left) mixes the segments'
 posteriors. It follows a switch of hand instead of staying stuck on the first one.
@@ -33,6 +34,7 @@ windows held out from training, grouped by recording session, never on the windo
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -40,7 +42,9 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.95
 """P(hand) at which the decision is made."""
 DEFAULT_SWITCH_RATE = 1.0 / 300.0
-"""Prior rate of a change of hand: once per 5 minutes of movement."""
+"""Prior rate of a new segment: once per 5 minutes of movement (a change of hand once per 10)."""
+MAX_ABS_LOG_ODDS = 100.0
+"""Window log-odds are clipped to this: beyond it a window would outweigh any evidence."""
 MAX_SEGMENTS = 400
 """Segment lengths the filter keeps (the least likely are dropped beyond this)."""
 TAU2_FLOOR = 0.25
@@ -60,7 +64,8 @@ class DecisionModel:
             from every window's log-odds).
         sigma2: variance of a window's log-odds around its session's mean.
         tau2: variance of a session's mean log-odds around ``±mu``.
-        switch_rate: prior rate of a change of hand, per second of movement.
+        switch_rate: prior rate of a new segment (a new draw of the hand), per second of
+            movement.
         threshold: P(hand) at which a decision is made.
     """
 
@@ -74,8 +79,11 @@ class DecisionModel:
     def __post_init__(self) -> None:
         for name in ("mu", "sigma2", "tau2", "bias", "switch_rate", "threshold"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value)):
+            if isinstance(value, bool) or not (isinstance(value, numbers.Real)
+                                               and math.isfinite(value)):
                 raise ValueError(f"decision {name} must be a finite number, got {value!r}")
+        if self.mu <= 0:
+            raise ValueError(f"decision mu must be > 0, got {self.mu}")
         if self.sigma2 <= 0 or self.tau2 <= 0:
             raise ValueError("decision sigma2 and tau2 must be > 0")
         if not 0 <= self.switch_rate < 1:
@@ -133,6 +141,8 @@ def fit_decision_model(
             without any signal (``mu <= 0``: its log-odds do not point toward the true hand).
     """
     z, y, session = (np.asarray(a) for a in (z, y, session))
+    if not np.isfinite(np.asarray(z, dtype=np.float64)).all():
+        raise ValueError("fitting the decision needs finite log-odds (got NaN or infinity)")
     means: dict[int, list[float]] = {0: [], 1: []}
     sizes, within, dof = [], 0.0, 0
     for s in np.unique(session):
@@ -225,7 +235,7 @@ class SequentialDecision:
         its steps that no earlier window had; 1 for back-to-back windows)."""
         if not math.isfinite(z):
             raise ValueError(f"window log-odds must be finite, got {z}")
-        z = z - self.model.bias
+        z = min(max(z, -MAX_ABS_LOG_ODDS), MAX_ABS_LOG_ODDS) - self.model.bias
         if not 0 < weight <= 1:
             raise ValueError(f"window weight must be in (0, 1], got {weight}")
         step_seconds = weight * self.window_seconds

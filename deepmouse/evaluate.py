@@ -36,6 +36,8 @@ TRIAL_MAX_SECONDS = 60.0
 """A trial undecided after 60 s of movement counts as undecided."""
 SWITCH_BEFORE_SECONDS = 30.0
 """Seconds of movement of the first hand before a spliced change of hand."""
+SWITCH_PARTNERS = 3
+"""Recordings of the other hand each recording is spliced with (the next ones, in order)."""
 CALIBRATION_BINS = 10
 
 
@@ -140,7 +142,7 @@ def sequential_metrics(
         ``curve``: per second of movement (5, 10, 20, 30, 60) the fraction of trials decided by
         then and the accuracy of those decisions.
     """
-    longest = max(1, int(round(TRIAL_MAX_SECONDS / window_seconds)))
+    longest = max(1, int(math.floor(TRIAL_MAX_SECONDS / window_seconds + 1e-9)))
     outcomes, posteriors, truths = [], [], []
     for idx in _recordings_in_order(recording):
         truth = "left" if y[idx[0]] == 1 else "right"
@@ -187,7 +189,8 @@ def switch_metrics(
 ) -> dict | None:
     """How fast the decision follows a change of hand, on spliced recordings.
 
-    Every ordered pair of recordings of different hands gives one trial: the last
+    Each recording, followed by each of the next :data:`SWITCH_PARTNERS` recordings of the other
+    hand (all of them when there are fewer), gives one trial: the last
     :data:`SWITCH_BEFORE_SECONDS` of movement of the first, then the second from its start.
     The delay is the movement after the splice until the decision is the second hand (within
     :data:`TRIAL_MAX_SECONDS`). ``None`` without recordings of both hands.
@@ -198,12 +201,11 @@ def switch_metrics(
     """
     groups = _recordings_in_order(recording)
     before = max(1, int(round(SWITCH_BEFORE_SECONDS / window_seconds)))
-    after = max(1, int(round(TRIAL_MAX_SECONDS / window_seconds)))
+    after = max(1, int(math.floor(TRIAL_MAX_SECONDS / window_seconds + 1e-9)))
     delays: list[float | None] = []
-    for first in groups:
-        for second in groups:
-            if y[first[0]] == y[second[0]]:
-                continue
+    for k, first in enumerate(groups):
+        others = [g for g in groups[k + 1:] + groups[:k] if y[g[0]] != y[first[0]]]
+        for second in others[:SWITCH_PARTNERS]:
             new_hand = "left" if y[second[0]] == 1 else "right"
             trial = stream() if stream else SequentialDecision(decision, window_seconds)
             for i in first[-before:]:

@@ -11,7 +11,8 @@ One streaming code path serves the live cursor and the replay of a recording:
   ``P(left)`` from ``model.predict_proba``, and the posterior over all active windows so far
   comes from :class:`deepmouse.decision.SequentialDecision`, the filter ``evaluate`` scores:
   "undecided" until P(hand) reaches the threshold, a change of hand followed. Overlapping
-  windows count with the fraction of their steps that is new (``hop / window``). A model file
+  windows count with the fraction of their steps that no earlier active window had (``hop /
+  window`` while the pointer keeps moving, 1 for the first). A model file
   without decision constants (format 1) gets the mean log-odds of its windows and never
   decides.
 - :func:`live_samples` polls the real cursor at the model's rate
@@ -127,7 +128,6 @@ class StreamingPredictor:
         self.decision_model = model.decision
         if self.decision_model is not None and threshold is not None:
             self.decision_model = self.decision_model.with_options(threshold=threshold)
-        self._weight = min(1.0, self.hop_steps / self.window)
         size = self.window + 1
         # each position is written twice (i and i + size) so the last `size` are contiguous
         self._ring = np.zeros((2 * size, 2), dtype=np.float64)
@@ -143,6 +143,7 @@ class StreamingPredictor:
         self._n_active = 0
         self.n_idle = 0
         self._posterior = None
+        self._last_active: int | None = None  # grid step of the last active window
         self._sequential = (None if self.decision_model is None else
                             SequentialDecision(self.decision_model, self.config.seconds))
 
@@ -206,6 +207,11 @@ class StreamingPredictor:
             return []
         return [self._update()]
 
+    def _new_share(self) -> float:
+        """The share of the current window's steps that no earlier active window had."""
+        last, self._last_active = self._last_active, self._n_grid
+        return 1.0 if last is None else min(1.0, (self._n_grid - last) / self.window)
+
     def current_window(self) -> np.ndarray:
         """Movement of the last ``window`` steps, ``(1, window, 2)`` float32 px."""
         start = self._n_grid % self._size
@@ -227,7 +233,7 @@ class StreamingPredictor:
             self._n_active += 1
             if self._sequential is not None:
                 z = float(self._log_odds(np.array([p]))[0])
-                self._posterior = self._sequential.update(z, self._weight)
+                self._posterior = self._sequential.update(z, self._new_share())
         n = self._n_active
         if self._posterior is not None:
             total = self._posterior.p_left

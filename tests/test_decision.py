@@ -125,8 +125,8 @@ def test_switch_metrics_need_both_hands():
     assert switch_metrics(z[only_left], y[only_left], session[only_left], 2.0, model) is None
 
 
-@pytest.mark.parametrize("field, value", [("mu", float("nan")), ("sigma2", 0.0),
-                                          ("tau2", -1.0), ("threshold", 1.0),
+@pytest.mark.parametrize("field, value", [("mu", float("nan")), ("mu", 0.0), ("mu", True),
+                                          ("sigma2", 0.0), ("tau2", -1.0), ("threshold", 1.0),
                                           ("switch_rate", 2.0)])
 def test_absurd_constants_are_refused(field, value):
     constants = MODEL.to_dict() | {field: value}
@@ -145,3 +145,23 @@ def test_a_model_that_leans_to_one_hand_is_recentred():
     assert result["accuracy"] > 0.9  # 20 sessions: the 0.95 promise holds up to their spread
     right = SequentialDecision(fitted, 2.0)
     assert [right.update(-0.3 + 0.7) for _ in range(60)][-1].p_left < 0.5
+
+
+def test_constants_of_numpy_types_are_accepted():
+    model = DecisionModel(mu=np.float32(1.0), sigma2=np.float64(2.0), tau2=0.1)
+    assert model.mu == 1.0
+
+
+def test_an_absurd_window_log_odds_is_clipped_not_a_nan_forever():
+    stream = SequentialDecision(MODEL, 2.0)
+    assert math.isfinite(stream.update(1e160).p_left)
+    assert math.isfinite(stream.update(-0.5).p_left)
+    with pytest.raises(ValueError, match="finite"):
+        fit_decision_model(np.array([1.0, np.nan, 0.5, -1.0]), np.array([1, 1, 0, 0]),
+                           np.array([0, 0, 1, 1]))
+
+
+def test_each_recording_is_spliced_with_at_most_three_of_the_other_hand():
+    z, y, session = simulate_sessions(16, 20, MODEL, seed=8)  # 8 recordings a hand
+    result = switch_metrics(z, y, session, 2.0, MODEL.with_options(switch_rate=1 / 120))
+    assert result["trials"] == 16 * 3

@@ -44,3 +44,35 @@ def test_ensemble_takes_the_longest_minimum_window_and_its_own_stride():
     clf = HandClassifier("ensemble", members="svm,rocket")
     assert clf.min_window() == 9  # MiniRocket's
     assert clf.window_config(window=200).stride == 50
+
+
+def test_ensemble_without_rocket_does_not_need_aeon(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "aeon.transformations.collection.convolution_based", None)
+    HandClassifier("ensemble", members="svm,gru").check_available()
+    from deepmouse.families import MissingDependencyError
+
+    with pytest.raises(MissingDependencyError, match="deepmouse\\[rocket\\]"):
+        HandClassifier("ensemble").check_available()
+
+
+def test_ensemble_members_are_restored_with_the_parameters_they_were_fitted_with(small,
+                                                                                 tmp_path):
+    """A member with training history (a small GRU) and an SVM: saved parameters are used when
+    loading, whatever the member family's defaults are then."""
+    from deepmouse.families import get_family
+
+    X, y, splits = small
+    ensemble = HandClassifier("ensemble", members="gru,svm").fit(X[::4], y[::4])
+    assert ensemble.history_ and ensemble.state_.settings["params"][0]["hidden"] == 64
+    path = save_model(tmp_path / "e.safetensors", ensemble, splits.config)
+    gru = get_family("gru")
+    monkeypatch_defaults = gru.spec.defaults
+    try:
+        gru.defaults = monkeypatch_defaults | {"hidden": 8}
+        loaded = load_model(path)
+    finally:
+        gru.defaults = monkeypatch_defaults
+    np.testing.assert_allclose(loaded.classifier.decision_function(splits.test.X),
+                               ensemble.decision_function(splits.test.X), rtol=1e-6)

@@ -63,20 +63,26 @@ def test_streaming_posterior_equals_the_batch_decision_over_overlapping_windows(
     tiny: tuple[Path, Path],
 ) -> None:
     """With decision constants, the posterior of every update is SequentialDecision over the
-    active windows so far, each counting with its new steps (hop / window)."""
+    active windows so far, each counting with the share of its steps no earlier active window
+    had: 1 for the first, hop / window while moving, more after an idle pause."""
     model = load_model(tiny[0].with_name("decides.safetensors"))
     assert model.decision == DECISION
     rec = paused_jittery(read_recording(tiny[1] / "left" / "session1.csv"))
     predictor = StreamingPredictor(model, hop=0.25)
     updates = predictor.push_many(zip(rec.t, rec.xy[:, 0], rec.xy[:, 1], strict=True))
     batch = SequentialDecision(DECISION, model.window_config.seconds)
+    previous, weights = None, []
     for update in updates:
         if update.idle:
             continue
-        expected = batch.update(float(log_odds(np.array([update.p_left]))[0]), weight=0.25)
+        steps = None if previous is None else round((update.t - previous) * 100)
+        weights.append(1.0 if steps is None else min(1.0, steps / WINDOW))
+        previous = update.t
+        expected = batch.update(float(log_odds(np.array([update.p_left]))[0]), weights[-1])
         assert update.p_left_total == pytest.approx(expected.p_left, abs=1e-9)
         assert update.decided == expected.decided
         assert update.seconds_to_decision == expected.seconds_to_decision
+    assert weights[0] == 1.0 and weights.count(0.25) > 10 and max(weights[1:]) == 1.0  # pause
     stricter = StreamingPredictor(model, hop=0.25, threshold=0.999)
     assert stricter.decision_model.threshold == 0.999
 

@@ -79,8 +79,9 @@ class Family:
         """Every parameter with its default: :data:`COMMON_PARAMETERS` and :attr:`defaults`."""
         return COMMON_PARAMETERS | self.defaults
 
-    def check_available(self) -> None:
-        """Raise :class:`MissingDependencyError` if an optional package is missing."""
+    def check_available(self, params: dict | None = None) -> None:
+        """Raise :class:`MissingDependencyError` if an optional package that the family (with
+        ``params``, when they matter) needs is missing."""
 
     def check_params(self, params: dict) -> None:
         """Raise ValueError for a bad value among resolved ``params``."""

@@ -7,8 +7,9 @@ Each member is fitted with its own defaults and the ensemble's seed; the average
 (weights would have to be chosen on held-out windows, which the decision constants already
 use).
 
-State arrays: each member's arrays, prefixed ``<index>.``; settings: ``members`` (their names)
-and each member's own settings.
+State arrays: each member's arrays, prefixed ``<index>.``; settings: ``members`` (their names),
+each member's own settings and the parameters it was fitted with (restored with those, whatever
+the member family's defaults have become since).
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class EnsembleFamily(Family):
     def member_params(self, family: Family, params: dict) -> dict:
         return family.parameters() | {"seed": params["seed"]}
 
-    def check_available(self) -> None:
-        for family in self.members(self.parameters()):
-            family.check_available()
+    def check_available(self, params: dict | None = None) -> None:
+        for family in self.members(params or self.parameters()):
+            family.check_available(self.member_params(family, params or self.parameters()))
 
     def check_params(self, params: dict) -> None:
         for family in self.members(params):
@@ -80,7 +81,9 @@ class EnsembleFamily(Family):
             history += [row | {"epoch": done + row["epoch"]} for row in member.history]
             best_epoch = best_epoch or (member.best_epoch and done + member.best_epoch)
             done += family.progress_total(self.member_params(family, params))
-        state = FamilyState(arrays, {"members": member_names(params), "settings": settings},
+        fitted_params = [self.member_params(f, params) for f in self.members(params)]
+        state = FamilyState(arrays, {"members": member_names(params), "settings": settings,
+                                     "params": fitted_params},
                             history=history, best_epoch=best_epoch)
         state.runtime = {"members": fitted}
         return state
@@ -101,8 +104,11 @@ class EnsembleFamily(Family):
         families = self.members(params)
         if state.settings.get("members") != [f.name for f in families]:
             raise ValueError("ensemble members differ from its parameters")
-        restored = [f.restore(part, self.member_params(f, params))
-                    for f, part in zip(families, self._split(state), strict=True)]
+        saved = state.settings.get("params") or [self.member_params(f, params) for f in families]
+        if len(saved) != len(families) or not all(isinstance(p, dict) for p in saved):
+            raise ValueError("ensemble settings: one parameter set per member expected")
+        restored = [f.restore(part, f.parameters() | p)
+                    for f, part, p in zip(families, self._split(state), saved, strict=True)]
         state.runtime = {"members": list(zip(families, restored, strict=True))}
         return state
 

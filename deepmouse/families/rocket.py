@@ -79,7 +79,7 @@ class RocketFamily(Family):
     # by benchmarks/sequential.py (RESULTS.md)
     session_spread = 0.05
 
-    def check_available(self) -> None:
+    def check_available(self, params: dict | None = None) -> None:
         _minirocket()
 
     def check_params(self, params: dict) -> None:
