@@ -106,6 +106,22 @@ def xvfb_record(seconds: float, rate: float = 100.0) -> dict:
     return summary
 
 
+def time_decision(window_seconds: float, weight: float, updates: int) -> list[float]:
+    """Milliseconds of each of ``updates`` posterior updates alone, on synthetic log-odds, past
+    the point where the filter holds its full set of segment lengths."""
+    from deepmouse.decision import MAX_SEGMENTS, DecisionModel, SequentialDecision
+
+    stream = SequentialDecision(DecisionModel(mu=1.0, sigma2=4.0, tau2=0.2), window_seconds)
+    z = np.random.default_rng(0).normal(1.0, 2.0, MAX_SEGMENTS + updates)
+    out = []
+    for k, value in enumerate(z.tolist()):
+        began = time.perf_counter()
+        stream.update(value, weight)
+        if k >= MAX_SEGMENTS:
+            out.append((time.perf_counter() - began) * 1e3)
+    return out
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     a = np.asarray(values)
     return {
@@ -202,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         if seen >= needed:
             break
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    decision_ms = time_decision(cfg.seconds, predictor.hop_steps / cfg.window, args.updates)
 
     result = {
         "benchmark": "live_latency",
@@ -214,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "update_cpu": percentiles(update_cpu_ms),
         "active_update": percentiles(active_ms) if active_ms else None,
         "push_without_update": percentiles(push_ms),
+        "decision_update": percentiles(decision_ms),
         "threads": torch.get_num_threads(),
         "pinned_cpu": pinned,
         "cpus": os.cpu_count(),
@@ -234,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         p = result["push_without_update"]
         print(f"push of a sample that completes no window: p50 {p['p50_ms'] * 1e3:.1f} us, "
               f"p99 {p['p99_ms'] * 1e3:.1f} us")
+        d = result["decision_update"]
+        print(f"of which the posterior (SequentialDecision.update alone): p50 "
+              f"{d['p50_ms']:.3f} ms, p99 {d['p99_ms']:.3f} ms")
         print(f"load average {load_before} -> {load_after} on {os.cpu_count()} CPUs")
     return 0
 

@@ -49,6 +49,7 @@ from deepmouse.decision import (  # noqa: E402
     fit_decision_model,
 )
 from deepmouse.evaluate import (  # noqa: E402
+    ece_of,
     expected_calibration_error,
     sequential_metrics,
     switch_metrics,
@@ -212,22 +213,26 @@ def choose_floor(folds: dict) -> float:
     ``folds`` (each scored with constants fitted on its own dev windows)."""
     scores = []
     for floor in FLOORS:
-        right = decided = trials = 0
+        sequentials = []
         for arrays in folds.values():
             model = fit_or_none(arrays["dev_z"], arrays["dev_y"], arrays["dev_recording"],
                                 tau2_floor=floor)
-            if model is None:
-                continue
-            seq = sequential_metrics(arrays["test_z"], arrays["test_y"],
-                                     arrays["test_recording"], float(arrays["window_seconds"]),
-                                     model)
-            n = seq["trials"] * seq["decided"]
-            trials, decided = trials + seq["trials"], decided + n
-            right += n * (seq["accuracy"] or 0.0)
-        accuracy = right / decided if decided else 0.0
-        scores.append((accuracy >= 0.95, decided / trials if accuracy >= 0.95 else accuracy,
-                       floor))
+            if model is not None:
+                sequentials.append(sequential_metrics(
+                    arrays["test_z"], arrays["test_y"], arrays["test_recording"],
+                    float(arrays["window_seconds"]), model))
+        scores.append((*pooled_score(sequentials), floor))
     return max(scores)[2]
+
+
+def pooled_score(sequentials: list[dict]) -> tuple[bool, float]:
+    """What a choice maximises, pooled over trials of several folds: first whether decisions
+    were right >= 95% of the time, then the fraction decided (or, below 95%, the accuracy)."""
+    trials = sum(s["trials"] for s in sequentials)
+    decided = sum(s["trials"] * s["decided"] for s in sequentials)
+    right = sum(s["trials"] * s["decided"] * (s["accuracy"] or 0.0) for s in sequentials)
+    accuracy = right / decided if decided else 0.0
+    return accuracy >= 0.95, decided / trials if accuracy >= 0.95 else accuracy
 
 
 def pooled_ece(reliabilities: list[list[dict]]) -> float | None:
@@ -240,10 +245,8 @@ def pooled_ece(reliabilities: list[list[dict]]) -> float | None:
             b[0] += p["n"]
             b[1] += p["n"] * p["p_mean"]
             b[2] += p["n"] * p["observed"]
-    total = sum(b[0] for b in bins.values())
-    if not total:
-        return None
-    return float(sum(abs(b[1] - b[2]) for b in bins.values()) / total)
+    merged = [{"n": n, "p_mean": sp / n, "observed": so / n} for n, sp, so in bins.values() if n]
+    return ece_of(merged) if merged else None
 
 
 def summary(rows: list[dict]) -> list[dict]:
@@ -289,12 +292,7 @@ def choose_family(rows: list[dict], rule: str = "hier-nested") -> list[dict]:
         for family in families:
             others = [r["sequential"] for r in mouse if r["family"] == family and
                       r["fold"] != fold]
-            decided = sum(s["trials"] * s["decided"] for s in others)
-            trials = sum(s["trials"] for s in others)
-            right = sum(s["trials"] * s["decided"] * (s["accuracy"] or 0.0) for s in others)
-            accuracy = right / decided if decided else 0.0
-            scores.append((accuracy >= 0.95, decided / trials if accuracy >= 0.95 else accuracy,
-                           family))
+            scores.append((*pooled_score(others), family))
         chosen = max(scores)[2]
         mine = next(r for r in mouse if r["family"] == chosen and r["fold"] == fold)
         out.append({"fold": fold, "family": chosen, "sequential": mine["sequential"],

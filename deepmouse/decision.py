@@ -207,6 +207,7 @@ class SequentialDecision:
         """Forget every window (a new stream)."""
         # per segment length: log-probability and sufficient statistics of its windows
         self._log_p = np.zeros(1)
+        self._log_m = np.zeros(1)  # log p(windows of the segment): 0 for the empty one
         self._n = np.zeros(1)      # sum of weights
         self._sum = np.zeros(1)    # sum of w * z
         self._sumsq = np.zeros(1)  # sum of w * z**2
@@ -240,24 +241,25 @@ class SequentialDecision:
             raise ValueError(f"window weight must be in (0, 1], got {weight}")
         step_seconds = weight * self.window_seconds
         hazard = 1.0 - math.exp(-self.model.switch_rate * step_seconds)
-        old = (self._n, self._sum, self._sumsq, self._logw)
-        grown = (old[0] + weight, old[1] + weight * z, old[2] + weight * z * z,
-                 old[3] + math.log(weight))
+        grown = (self._n + weight, self._sum + weight * z, self._sumsq + weight * z * z,
+                 self._logw + math.log(weight))
         # predictive log-likelihood of z for each segment length, and for a new segment
-        pred = self._log_marginal(*grown) - self._log_marginal(*old)
-        fresh = self._log_marginal(weight, weight * z, weight * z * z, math.log(weight))
+        grown_m = self._log_marginal(*grown)
+        pred = grown_m - self._log_m
+        fresh = float(self._log_marginal(weight, weight * z, weight * z * z, math.log(weight)))
         log_grow = self._log_p + pred + (math.log1p(-hazard) if hazard < 1 else -np.inf)
         log_new = float(np.logaddexp.reduce(self._log_p)) + fresh + (
             math.log(hazard) if hazard > 0 else -np.inf)
         log_p = np.concatenate([[log_new], log_grow])
         stats = [np.concatenate([[f], g]) for f, g in zip(
-            (weight, weight * z, weight * z * z, math.log(weight)), grown, strict=True)]
+            (weight, weight * z, weight * z * z, math.log(weight), fresh),
+            (*grown, grown_m), strict=True)]
         if len(log_p) > MAX_SEGMENTS:  # keep the most likely segment lengths
             keep = np.sort(np.argsort(log_p)[-MAX_SEGMENTS:])
             log_p, stats = log_p[keep], [s[keep] for s in stats]
         log_p -= np.logaddexp.reduce(log_p)
         self._log_p = log_p
-        self._n, self._sum, self._sumsq, self._logw = stats
+        self._n, self._sum, self._sumsq, self._logw, self._log_m = stats
         self.seconds += step_seconds
         return self._posterior()
 

@@ -98,13 +98,14 @@ def decision_accuracy(
 def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
     """Mean |predicted - observed frequency| over equal-width bins of P(left) ``p`` ``(n,)``,
     weighted by the bins' sizes; ``y`` ``(n,)`` is 1 for the left hand."""
-    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    which = np.clip((p * bins).astype(int), 0, bins - 1)
-    total = 0.0
-    for b in np.unique(which):
-        mask = which == b
-        total += mask.mean() * abs(p[mask].mean() - y[mask].mean())
-    return float(total)
+    return ece_of(reliability(p, y, bins))
+
+
+def ece_of(points: list[dict]) -> float:
+    """ECE from reliability points: their |p_mean - observed|, weighted by their ``n``."""
+    total = sum(point["n"] for point in points)
+    return float(sum(point["n"] * abs(point["p_mean"] - point["observed"]) for point in points)
+                 / total) if total else 0.0
 
 
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict]:

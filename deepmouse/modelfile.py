@@ -32,7 +32,7 @@ from safetensors.numpy import load_file, save_file
 from deepmouse.atomic import atomic_path
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import DecisionModel
-from deepmouse.families import FamilyState, MissingDependencyError
+from deepmouse.families import FamilyState, MissingDependencyError, get_family
 from deepmouse.recordings import CLASS_NAMES, DataError
 from deepmouse.windows import WindowConfig
 
@@ -165,8 +165,6 @@ def _from_version_1(meta: dict, tensors: dict[str, np.ndarray]) -> tuple[dict, d
     """
     params = dict(meta["params"])
     family = params.pop("model")
-    from deepmouse.families import get_family
-
     taken = get_family(family).parameters()
     meta = meta | {"family": family, "settings": {},
                    "params": {k: v for k, v in params.items() if k in taken}}
