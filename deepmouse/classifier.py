@@ -48,21 +48,6 @@ def validate_windows(
     return X, y
 
 
-def check_type(family: str, name: str, value, default) -> None:
-    """Refuse a value whose type cannot stand for ``default``'s: a number where the default is
-    a number (an integer where it is an integer or ``None``), never a bool."""
-    numeric = isinstance(default, int | float) and not isinstance(default, bool)
-    if not numeric and default is not None:
-        return
-    whole = isinstance(default, int) or default is None
-    if value is None and default is None:
-        return
-    allowed = int | np.integer if whole else int | float | np.integer | np.floating
-    if not isinstance(value, allowed) or isinstance(value, bool):
-        kind = "an integer" if whole else "a number"
-        raise ValueError(f"{name} of the {family} family must be {kind}, got {value!r}")
-
-
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
@@ -158,14 +143,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
             ValueError: unknown family, unknown parameter or bad value.
         """
         params = self.resolved_params()
-        family = self.family_object()
-        defaults = family.parameters()
-        for name, value in params.items():
-            check_type(self.family, name, value, defaults[name])
-        try:
-            family.check_params(params)
-        except TypeError as exc:  # a value of a type the family cannot compare or build with
-            raise ValueError(f"bad parameter of the {self.family} family: {exc}") from None
+        self.family_object().validate(params)
         return params
 
     def check_available(self) -> None:

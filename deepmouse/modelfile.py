@@ -14,6 +14,13 @@ Layout of ``model.safetensors`` (format version 2):
 
 Version 1 files (``params["model"]`` and ``net.``/``svm.``/``rocket.`` tensors) are read too.
 Never pickle, never ``torch.load``: safetensors holds only arrays and strings.
+
+A file is validated like a recording before anything is built from it, because the digest
+proves integrity, not authorship (anyone can edit the metadata and recompute it): the metadata
+against :func:`metadata_schema` (strict JSON: no NaN), every tensor's name, dtype and
+finiteness, the family's parameters and the shapes of its arrays (networks are sized on torch's
+meta device first, so a file cannot ask for more memory than its own arrays), and finally one
+window scored, which must give a finite probability.
 """
 
 from __future__ import annotations
@@ -32,14 +39,16 @@ from safetensors.numpy import load_file, save_file
 from deepmouse.atomic import atomic_path
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import DecisionModel
-from deepmouse.families import FamilyState, MissingDependencyError, get_family
+from deepmouse.families import FAMILIES, FamilyState, MissingDependencyError, get_family
 from deepmouse.recordings import CLASS_NAMES, DataError
-from deepmouse.windows import WindowConfig
+from deepmouse.windows import MAX_GRID_RATE, MAX_WINDOW, WindowConfig
 
 FORMAT = "deepmouse-model"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 STATE_PREFIX = "state."
+TENSOR_KINDS = "fiu"
+"""numpy dtype kinds a tensor may have: floating point and (unsigned) integers."""
 
 
 class ModelFileError(DataError):
@@ -126,6 +135,84 @@ def save_model(
     return path
 
 
+def metadata_schema(version: int) -> dict:
+    """The JSON schema of the ``deepmouse`` metadata of a file of format ``version``.
+
+    The family's parameters and settings are checked by the family itself
+    (:meth:`~deepmouse.families.Family.validate`, :meth:`~deepmouse.families.Family.restore`).
+    """
+    number = {"type": "number"}
+    window = {
+        "type": "object",
+        "required": ["window", "rate", "stride", "idle_threshold"],
+        "additionalProperties": False,
+        "properties": {
+            "window": {"type": "integer", "minimum": 2, "maximum": MAX_WINDOW},
+            "rate": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_GRID_RATE},
+            "stride": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_WINDOW},
+            "idle_threshold": {"type": "number", "minimum": 0},
+        },
+    }
+    decision = {
+        "type": ["object", "null"],
+        "required": ["mu", "sigma2", "tau2", "bias", "switch_rate", "threshold"],
+        "additionalProperties": False,
+        "properties": {name: number for name in ("mu", "sigma2", "tau2", "bias",
+                                                  "switch_rate", "threshold")},
+    }
+    common = {
+        "format": {"const": FORMAT},
+        "format_version": {"const": version},
+        "window": window,
+        "classes": {"const": list(CLASS_NAMES)},
+        "provenance": {"type": "object"},
+        "tensors_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    }
+    if version == 1:
+        properties = common | {"params": {"type": "object", "required": ["model"],
+                                          "properties": {"model": {"enum": list(FAMILIES)}}}}
+    else:
+        properties = common | {"family": {"enum": list(FAMILIES)}, "params": {"type": "object"},
+                               "settings": {"type": "object"}, "decision": decision}
+    return {"type": "object", "required": sorted(properties), "additionalProperties": False,
+            "properties": properties}
+
+
+def check_metadata(path: Path, meta: dict) -> None:
+    """Raise :class:`ModelFileError` naming the first field of ``meta`` that breaks the schema."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(metadata_schema(meta["format_version"]))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(meta))
+    if error is not None:
+        where = ".".join(map(str, error.absolute_path)) or "(top level)"
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+        raise ModelFileError(f"{path}: metadata field {where}: {message}")
+
+
+def check_tensors(path: Path, tensors: dict[str, np.ndarray], version: int) -> None:
+    """Raise :class:`ModelFileError` for a tensor of a foreign name or dtype, a non-finite
+    value, or normalisation scales that are not two finite positive numbers."""
+    for name, array in tensors.items():
+        if version >= 2 and name != "scale" and not name.startswith(STATE_PREFIX):
+            raise ModelFileError(f"{path}: unexpected tensor {name!r} (expected 'scale' and "
+                                 f"'{STATE_PREFIX}*')")
+        if array.dtype.kind not in TENSOR_KINDS:
+            raise ModelFileError(f"{path}: tensor {name} has dtype {array.dtype} (expected "
+                                 "floating point or integer)")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite values")
+    scale = tensors.get("scale")
+    if scale is None or scale.shape != (2,) or scale.dtype.kind != "f" or not (scale > 0).all():
+        raise ModelFileError(f"{path}: tensor scale must be two finite positive numbers "
+                             f"(the per-axis normalisation), got "
+                             f"{None if scale is None else scale.tolist()}")
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
     """The ``deepmouse`` metadata of a model file (no tensors loaded)."""
     from safetensors import safe_open
@@ -143,16 +230,21 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if raw is None:
         raise ModelFileError(f"{path}: a safetensors file, but not a deepmouse model (no metadata)")
     try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError:
-        raise ModelFileError(f"{path}: corrupt deepmouse metadata") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        meta = json.loads(raw, parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: corrupt deepmouse metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: corrupt deepmouse metadata (a JSON object expected, got "
+                             f"{type(meta).__name__})")
+    if meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a deepmouse model file (format {meta.get('format')!r})")
-    if meta.get("format_version") not in READABLE_VERSIONS:
+    version = meta.get("format_version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ModelFileError(
             f"{path}: model format version {meta.get('format_version')} is not supported "
             f"(this deepmouse reads versions {', '.join(map(str, READABLE_VERSIONS))})"
         )
+    check_metadata(path, meta)
     return meta
 
 
@@ -191,6 +283,7 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> HandModel:
         raise ModelFileError(f"{path}: truncated or corrupt model file ({exc})") from None
     if _digest(tensors) != meta.get("tensors_sha256"):
         raise ModelFileError(f"{path}: weights do not match their checksum (file altered)")
+    check_tensors(path, tensors, meta["format_version"])
     try:
         if meta["format_version"] == 1:
             meta, tensors = _from_version_1(meta, tensors)
@@ -207,10 +300,15 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> HandModel:
                                         window_config.window, state)
         constants = meta.get("decision")
         decision = None if constants is None else DecisionModel(**constants)
+        probe = np.random.default_rng(0).normal(0.0, 5.0, (1, window_config.window, 2))
+        p_left = clf.predict_proba(probe)[:, 1]
     except MissingDependencyError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: inconsistent model file ({first})") from None
+    if not np.isfinite(p_left).all():
+        raise ModelFileError(f"{path}: inconsistent model file (a test window scores "
+                             f"{p_left[0]}, not a probability)")
     return HandModel(clf, window_config, meta.get("provenance", {}), tuple(meta["classes"]),
                      decision)

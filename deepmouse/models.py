@@ -25,6 +25,9 @@ from torch import nn
 
 NETWORKS = ("lstm", "gru", "conv-gru", "stroke-cnn")
 MAX_CONV_LAYERS = {"conv-gru": 3, "stroke-cnn": 6}
+MAX_UNITS = 4096
+"""Most units of a recurrent layer or channels of a conv block: far above what these windows
+need, low enough that a typo cannot ask for terabytes."""
 
 
 @dataclass
@@ -55,13 +58,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.kind not in NETWORKS:
             raise ValueError(f"unknown network {self.kind!r} (expected {', '.join(NETWORKS)})")
-        if self.hidden < 1:
-            raise ValueError(f"hidden must be >= 1, got {self.hidden}")
+        if not 1 <= self.hidden <= MAX_UNITS:
+            raise ValueError(f"hidden must be 1-{MAX_UNITS}, got {self.hidden}")
         most = MAX_CONV_LAYERS.get(self.kind, 0)
         if not 0 <= self.conv_layers <= most:
             raise ValueError(f"conv_layers must be 0-{most}, got {self.conv_layers}")
-        if self.conv_layers and self.kind == "conv-gru" and self.conv_filters < 1:
-            raise ValueError(f"conv_filters must be >= 1, got {self.conv_filters}")
+        if self.conv_layers and self.kind == "conv-gru" and not (
+                1 <= self.conv_filters <= MAX_UNITS):
+            raise ValueError(f"conv_filters must be 1-{MAX_UNITS}, got {self.conv_filters}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.l1 < 0 or self.l2 < 0:

@@ -18,6 +18,7 @@ be fed to any model.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -34,6 +35,11 @@ DEFAULT_WINDOW = 200
 """Steps per window: 2 s at :data:`~deepmouse.recordings.DEFAULT_RATE`, as DeepMouse cut them."""
 DEFAULT_IDLE_THRESHOLD = 0.1
 """Per-axis std of a window's movement (px/step) below which it is idle (DeepMouse's)."""
+MAX_WINDOW = 100_000
+"""Longest window in steps (1000 s at 100 Hz): a longer one is refused before any buffer of its
+size is allocated."""
+MAX_GRID_RATE = 10_000.0
+"""Highest resampling rate in Hz (a pointer is not polled faster)."""
 
 
 class OptimisticSplitWarning(UserWarning):
@@ -58,12 +64,22 @@ class WindowConfig:
     idle_threshold: float = DEFAULT_IDLE_THRESHOLD
 
     def __post_init__(self) -> None:
-        if self.window < 2:
-            raise ValueError(f"window must be at least 2 steps, got {self.window}")
-        if self.rate <= 0:
-            raise ValueError(f"rate must be positive, got {self.rate}")
-        if self.stride is not None and self.stride < 1:
-            raise ValueError(f"stride must be at least 1, got {self.stride}")
+        for name in ("window", "stride"):
+            value = getattr(self, name)
+            if not (value is None and name == "stride") and (
+                    isinstance(value, bool) or not isinstance(value, int | np.integer)):
+                raise ValueError(f"{name} must be a whole number of steps, got {value!r}")
+        for name in ("rate", "idle_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or (
+                    not math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not 2 <= self.window <= MAX_WINDOW:
+            raise ValueError(f"window must be 2-{MAX_WINDOW} steps, got {self.window}")
+        if not 0 < self.rate <= MAX_GRID_RATE:
+            raise ValueError(f"rate must be in (0, {MAX_GRID_RATE:g}] Hz, got {self.rate}")
+        if self.stride is not None and not 1 <= self.stride <= MAX_WINDOW:
+            raise ValueError(f"stride must be 1-{MAX_WINDOW} steps, got {self.stride}")
         if self.idle_threshold < 0:
             raise ValueError(f"idle_threshold must be >= 0, got {self.idle_threshold}")
 

@@ -86,6 +86,28 @@ class Family:
     def check_params(self, params: dict) -> None:
         """Raise ValueError for a bad value among resolved ``params``."""
 
+    def validate(self, params: dict) -> None:
+        """Check resolved ``params``: exactly the family's names, each of a type its default can
+        stand for, then the family's own :meth:`check_params`.
+
+        Raises:
+            ValueError: a missing or unknown parameter, a value of the wrong type or out of
+                range (also one the family could not even compare).
+        """
+        defaults = self.parameters()
+        missing = sorted(set(defaults) - set(params))
+        unknown = sorted(set(params) - set(defaults))
+        if missing or unknown:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unknown {', '.join(unknown)}"] if unknown else [])
+            raise ValueError(f"parameters of the {self.name} family: {'; '.join(parts)}")
+        for name, value in params.items():
+            check_type(self.name, name, value, defaults[name])
+        try:
+            self.check_params(params)
+        except TypeError as exc:  # a value of a type the family cannot compare or build with
+            raise ValueError(f"bad parameter of the {self.name} family: {exc}") from None
+
     def min_window(self, params: dict) -> int:
         """The shortest window (in steps) this family can take with ``params``."""
         return 2
@@ -125,6 +147,32 @@ class Family:
     def log_odds(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
         """Left-hand log-odds ``(n,)`` of normalised windows ``X`` ``(n, window, 2)``."""
         raise NotImplementedError
+
+
+def check_type(family: str, name: str, value, default) -> None:
+    """Refuse a value whose type cannot stand for ``default``'s: a number where the default is
+    a number (an integer where it is an integer or ``None``), never a bool; a string where it
+    is a string."""
+    if isinstance(default, str):
+        if not isinstance(value, str) and not _is_number(value):
+            raise ValueError(f"{name} of the {family} family must be a string, got {value!r}")
+        return
+    numeric = isinstance(default, int | float) and not isinstance(default, bool)
+    if not numeric and default is not None:
+        return
+    whole = isinstance(default, int) or default is None
+    if value is None and default is None:
+        return
+    allowed = int | np.integer if whole else int | float | np.integer | np.floating
+    if not isinstance(value, allowed) or isinstance(value, bool):
+        kind = "an integer" if whole else "a number"
+        raise ValueError(f"{name} of the {family} family must be {kind}, got {value!r}")
+    if not np.isfinite(float(value)):
+        raise ValueError(f"{name} of the {family} family must be finite, got {value!r}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 FAMILIES: dict[str, Family] = {}

@@ -107,8 +107,11 @@ class EnsembleFamily(Family):
         saved = state.settings.get("params") or [self.member_params(f, params) for f in families]
         if len(saved) != len(families) or not all(isinstance(p, dict) for p in saved):
             raise ValueError("ensemble settings: one parameter set per member expected")
-        restored = [f.restore(part, f.parameters() | p)
-                    for f, part, p in zip(families, self._split(state), saved, strict=True)]
+        restored = []
+        for family, part, fitted_with in zip(families, self._split(state), saved, strict=True):
+            member_params = family.parameters() | fitted_with
+            family.validate(member_params)
+            restored.append(family.restore(part, member_params))
         state.runtime = {"members": list(zip(families, restored, strict=True))}
         return state
 

@@ -112,22 +112,27 @@ class NetworkFamily(Family):
         from deepmouse.models import build_model
         from deepmouse.train import resolve_device
 
-        net = build_model(self.model_config(params))
-        expected = net.state_dict()
+        # The shapes are read off a network built on the meta device (no memory), so that
+        # parameters asking for a huge network are refused before anything is allocated: the
+        # real network is built only once its weights are known to be the file's own arrays.
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in
+                        build_model(self.model_config(params)).state_dict().items()}
         missing = sorted(set(expected) - set(state.arrays))
         extra = sorted(set(state.arrays) - set(expected))
         if missing or extra:
             raise ValueError(f"weights do not fit the {self.name} network (missing "
                              f"{missing[:3]}, unexpected {extra[:3]})")
         weights = {}
-        for name, tensor in expected.items():
+        for name, shape in expected.items():
             array = state.arrays[name]
-            if array.shape != tuple(tensor.shape):
-                if not (tensor.dim() == 0 and array.shape == (1,)):  # older files: scalars 1-d
+            if array.shape != shape:
+                if not (shape == () and array.shape == (1,)):  # older files: scalars 1-d
                     raise ValueError(f"weight {name} has shape {array.shape}, the network "
-                                     f"expects {tuple(tensor.shape)}")
+                                     f"expects {shape}")
                 array = array.reshape(())
             weights[name] = torch.from_numpy(np.array(array))
+        net = build_model(self.model_config(params))
         net.load_state_dict(weights)
         device = resolve_device(params["device"])
         net.to(device).eval()

@@ -38,6 +38,8 @@ MIN_WINDOW = 9
 """MiniRocket's kernels span 9 steps: the shortest window it takes."""
 MIN_KERNELS = 84
 """MiniRocket's fixed kernels: ``n_kernels`` below this cannot be honoured."""
+N_CHANNELS = 4
+"""Channels of MiniRocket's input: dx, dy and the path x, y (:func:`rocket_input`)."""
 
 
 def _minirocket():
@@ -62,12 +64,56 @@ def rocket_input(X: np.ndarray) -> np.ndarray:
 
 
 def rocket_features(arrays: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    """MiniRocket features ``(n, n_features)`` of normalised windows ``(n, window, 2)``."""
+    """MiniRocket features ``(n, n_features)`` of normalised windows ``(n, window, 2)``.
+
+    Raises:
+        ValueError: windows too short for the largest dilation (the kernels would reach past
+            both ends).
+    """
     minirocket = _minirocket()
+    reach = 8 * int(arrays["dilations"].max())
+    if X.shape[1] <= reach:
+        raise ValueError(f"windows of {X.shape[1]} steps are too short for MiniRocket kernels "
+                         f"reaching {reach} steps")
     parameters = tuple(arrays[name] for name in PARAMETER_NAMES)
     return minirocket._static_transform_multi(
         rocket_input(X), parameters, minirocket.MiniRocket._indices
     )
+
+
+def check_kernels(arrays: dict[str, np.ndarray]) -> None:
+    """Check that MiniRocket's arrays are consistent with one another, since the compiled
+    transform indexes them without bounds checks.
+
+    Raises:
+        ValueError: an array of the wrong kind or length, or an index out of range.
+    """
+    for name in ("channels_per_combination", "channel_indices", "dilations",
+                 "features_per_dilation"):
+        if arrays[name].dtype.kind not in "iu":
+            raise ValueError(f"array {name} must hold integers, got {arrays[name].dtype}")
+    dilations, per_dilation = arrays["dilations"], arrays["features_per_dilation"]
+    combinations, channels = arrays["channels_per_combination"], arrays["channel_indices"]
+    n_kernels = MIN_KERNELS
+    if len(dilations) == 0 or len(per_dilation) != len(dilations):
+        raise ValueError("dilations and features_per_dilation must be non-empty and of one length")
+    if dilations.min() < 1 or per_dilation.min() < 1:
+        raise ValueError("dilations and features_per_dilation must be >= 1")
+    if len(combinations) != n_kernels * len(dilations):
+        raise ValueError(f"channels_per_combination must hold {n_kernels} per dilation")
+    if combinations.min() < 1 or combinations.max() > N_CHANNELS:
+        raise ValueError(f"channels_per_combination must be 1-{N_CHANNELS}")
+    if len(channels) != int(combinations.sum()):
+        raise ValueError("channel_indices must hold one index per channel of every combination")
+    if channels.min() < 0 or channels.max() >= N_CHANNELS:
+        raise ValueError(f"channel_indices must be 0-{N_CHANNELS - 1}")
+    n_features = n_kernels * int(per_dilation.sum())
+    for name in ("biases", "feature_scale", "coef"):
+        if len(arrays[name]) != n_features:
+            raise ValueError(f"array {name} must hold {n_features} values (one per feature), "
+                             f"got {len(arrays[name])}")
+    if not (arrays["feature_scale"] > 0).all():
+        raise ValueError("feature_scale must be > 0")
 
 
 class RocketFamily(Family):
@@ -130,8 +176,7 @@ class RocketFamily(Family):
         shapes |= {"feature_scale": (None,), "coef": (None,), "intercept": (1,),
                    "platt_a": (1,), "platt_b": (1,)}
         require_arrays(state, shapes)
-        if len(state.arrays["coef"]) != len(state.arrays["feature_scale"]):
-            raise ValueError("coef and feature_scale differ in length")
+        check_kernels(state.arrays)
         return state
 
     def log_odds(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
