@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_clean_error, cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
 from deepmouse.classifier import HandClassifier
@@ -194,3 +196,81 @@ def test_commands_refuse_an_edited_model_with_one_line(tiny_run, synth_dataset, 
         result = cli(*args)
         assert_clean_error(result, "edited.safetensors", "scale")
         assert "nan" not in result.stdout.lower()
+
+
+# -- fuzzing -------------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=10,
+)
+
+
+def field_paths(meta: dict, prefix: tuple = ()) -> list[tuple]:
+    """Every key path of ``meta`` (objects only), e.g. ``("window", "rate")``."""
+    paths = []
+    for key, value in meta.items():
+        paths.append(prefix + (key,))
+        if isinstance(value, dict):
+            paths += field_paths(value, prefix + (key,))
+    return paths
+
+
+def assert_loads_or_names_the_file(path: Path) -> None:
+    try:
+        model = load_model(path)
+    except ModelFileError as exc:
+        message = str(exc)
+        assert message.startswith(str(path)) and "\n" not in message, message
+        return
+    probe = np.random.default_rng(1).normal(0, 5, (3, model.window_config.window, 2))
+    assert np.isfinite(model.predict_proba(probe)).all()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_metadata_field_set_to_any_json_value_loads_or_is_refused_with_one_line(
+        data, tiny_run, tmp_path_factory):
+    meta = read_metadata(tiny_run.model_path)
+    keys = data.draw(st.sampled_from(field_paths(meta)), label="field")
+    value = data.draw(JSON_VALUES, label="value")
+    path = tmp_path_factory.mktemp("fuzz") / "edited.safetensors"
+    tamper(tiny_run.model_path, path, meta=set_in(*keys, value))
+    assert_loads_or_names_the_file(path)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_model_file_cut_or_with_a_byte_changed_anywhere_is_refused_with_one_line(
+        data, tiny_run, tmp_path_factory):
+    original = tiny_run.model_path.read_bytes()
+    position = data.draw(st.integers(0, len(original) - 1), label="position")
+    if data.draw(st.booleans(), label="cut"):
+        content = original[:position]
+    else:
+        byte = data.draw(st.integers(0, 255).filter(lambda b: b != original[position]))
+        content = original[:position] + bytes([byte]) + original[position + 1:]
+    path = tmp_path_factory.mktemp("fuzz") / "damaged.safetensors"
+    path.write_bytes(content)
+    assert_loads_or_names_the_file(path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(content=st.binary(max_size=512))
+def test_arbitrary_bytes_are_refused_as_a_model_file(content, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "junk.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match="junk.safetensors"):
+        load_model(path)
+
+
+def test_a_directory_or_a_symlink_loop_as_model_file_is_refused(tmp_path):
+    (tmp_path / "folder.safetensors").mkdir()
+    loop = tmp_path / "loop.safetensors"
+    loop.symlink_to(loop)
+    for path in (tmp_path / "folder.safetensors", loop):
+        with pytest.raises(ModelFileError, match=path.name):
+            load_model(path)
