@@ -1,9 +1,16 @@
-"""Atomic file writes: a file is either its complete new content or its previous one.
+"""Atomic file writes, and one writer per output folder.
+
+A file is either its complete new content or its previous one.
 
 Every writer of deepmouse goes through here. The content goes to a hidden temporary file in the
 same folder, is flushed and fsync-ed, and only then renamed over the target (``os.replace`` is
 atomic on POSIX and Windows), so a crash, a kill or a full disk never leaves a half-written
 file under the real name.
+
+A command that writes a folder of results (a run, a sweep, a tune) holds :func:`folder_lock` on
+it, so two commands given the same ``--out`` cannot interleave their files: the second is
+refused. The lock is the kernel's (``flock``), released when its holder ends however it ends,
+so a crashed or killed command never leaves the folder stuck.
 """
 
 from __future__ import annotations
@@ -12,6 +19,12 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+LOCK_FILE = ".deepmouse.lock"
+
+
+class FolderBusyError(ValueError):
+    """Another command is writing to the same output folder."""
 
 
 @contextlib.contextmanager
@@ -39,3 +52,35 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
     return path
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``folder`` (created if missing) for one writer while the block runs.
+
+    A folder this call created is removed again if the block leaves nothing in it (a command
+    that failed before writing anything leaves no empty folder behind).
+
+    Raises:
+        FolderBusyError: another process holds it.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / LOCK_FILE, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise FolderBusyError(
+            f"{folder}: another deepmouse command is writing to this folder; wait for it to "
+            "finish or choose another --out"
+        ) from None
+    try:
+        yield folder
+    finally:
+        lock.release()
+        if created and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
+            (folder / LOCK_FILE).unlink(missing_ok=True)
+            folder.rmdir()

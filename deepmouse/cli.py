@@ -519,7 +519,9 @@ def sweep(
 def tune(
     dataset: DatasetArg,
     model: ModelOpt = None,
-    trials: Annotated[int, typer.Option(help="Trials this worker adds to the study.")] = 20,
+    trials: Annotated[int, typer.Option(
+        help="Finished trials the study should hold; a restarted or second worker runs only "
+             "the missing ones.")] = 20,
     epochs: EpochsOpt = None,
     window: WindowOpt = None,
     split: SplitOpt = None,
@@ -537,7 +539,7 @@ def tune(
     from rich.progress import Progress
 
     from deepmouse.pipeline import RunConfig, prepare_run
-    from deepmouse.search import default_storage, open_study
+    from deepmouse.search import default_storage, finished_trials, open_study
     from deepmouse.search import tune as run_tune
 
     if trials < 1:
@@ -546,10 +548,11 @@ def tune(
                        **given(window=window, split=split, seed=seed))
     prepared = prepare_run(config)
     storage = storage or default_storage(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
     opened = open_study(storage, seed=config.seed, **given(study_name=study))
     with Progress(console=err_console, disable=as_json) as progress:
-        task = progress.add_task("tune", total=trials)
+        task = progress.add_task("tune", total=trials,
+                                 completed=min(trials, finished_trials(opened)))
         result = run_tune(prepared, trials, out, storage=storage, study=opened,
                           on_trial=lambda row: progress.advance(task))
     if as_json:

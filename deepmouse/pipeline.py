@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deepmouse.atomic import write_atomic
+from deepmouse.atomic import folder_lock, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
@@ -137,26 +137,29 @@ def train_run(
     Raises:
         DataError: bad dataset (see :mod:`deepmouse.recordings`, :mod:`deepmouse.windows`).
         ValueError: bad parameters.
+        FolderBusyError: another command is writing to the same run folder.
     """
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
+    with folder_lock(prepared.config.out) as out:
+        return _train_into(prepared, out, on_epoch, plots, resume)
+
+
+def _train_into(
+    prepared: PreparedRun,
+    out: Path,
+    on_epoch: Callable[[dict], None] | None,
+    plots: bool,
+    resume: bool,
+) -> RunResult:
     config, dataset, splits = prepared.config, prepared.dataset, prepared.splits
     split_warnings = list(prepared.warnings)
     window_config = splits.config
     clf = config.classifier()
-
-    out = Path(config.out)
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT_FILE
     if not resume:
         checkpoint.unlink(missing_ok=True)
     start = time.perf_counter()
-    try:
-        clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch, checkpoint)
-    except BaseException:
-        if created and not any(out.iterdir()):  # nothing to resume from: leave no empty folder
-            out.rmdir()
-        raise
+    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch, checkpoint)
     train_seconds = time.perf_counter() - start
 
     seconds = window_config.seconds

@@ -6,14 +6,18 @@ the test split is never looked at here.
 
 - :func:`sweep` — DeepMouse iterations 03/04: every combination of a grid (e.g. learning rates ×
   batch sizes), each trained with several seeds, summarised as mean ± std of the best dev
-  accuracy, with the per-epoch dev curves kept for plotting. Results are appended to
-  ``sweep.csv`` / ``sweep_history.csv`` after every trial, so an interrupted sweep resumes
-  where it stopped.
+  accuracy, with the per-epoch dev curves kept for plotting. Each finished trial is written to
+  ``sweep_history.csv`` and then ``sweep.csv`` (atomically), so a sweep killed at any moment and
+  run again trains only the trials ``sweep.csv`` does not hold.
 - :func:`tune` — DeepMouse iteration 06, with Optuna's TPE sampler and the family's
   define-by-run search space (:meth:`deepmouse.families.Family.search_space`). The study lives
   in an Optuna storage URL: SQLite by default (``sqlite:///runs/tune/optuna.db``), PostgreSQL
-  to run many workers on many machines against one study. Re-running with the same storage
-  and study name continues the study.
+  to run many workers on many machines against one study. ``n_trials`` is the number of
+  finished trials the study should hold: a worker killed at any moment and started again (or a
+  second worker) runs only what is missing. Workers send a heartbeat; a trial whose worker
+  died is marked failed once the heartbeat is overdue and its parameters are tried again.
+
+Both hold a lock on their output folder (:func:`~deepmouse.atomic.folder_lock`).
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from deepmouse.atomic import write_atomic
+from deepmouse.atomic import folder_lock, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.evaluate import evaluate_windows
 from deepmouse.pipeline import PreparedRun, RunConfig, prepare_run
 
 SWEEP_COLUMNS = ["trial", "seed", "params", "best_epoch", "dev_accuracy", "dev_loss", "seconds"]
+HISTORY_COLUMNS = ["trial", "seed", "params", "epoch", "train_loss", "train_accuracy", "dev_loss",
+                   "dev_accuracy"]
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
@@ -85,14 +91,14 @@ def _read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def _append_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """Rewrite ``path`` with its old rows plus ``rows``, atomically."""
+def _write_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """Write ``rows`` as ``path``'s CSV, atomically."""
     import io
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(_read_csv(path) + rows)
+    writer.writerows(rows)
     write_atomic(path, buf.getvalue())
 
 
@@ -109,12 +115,14 @@ def sweep(
     and epoch), ``out/sweep.json`` (the summary) and ``out/sweep.png`` (mean dev accuracy per
     epoch of each combination). Trials already in ``sweep.csv`` are not run again.
 
+    Raises:
+        ValueError: an empty grid or seed list, an unknown parameter or a bad value.
+        FolderBusyError: another command is writing to ``out``.
+
     Returns:
         One summary dict per combination: ``params``, ``dev_accuracy_mean``,
         ``dev_accuracy_std``, ``dev_loss_mean``, ``n_seeds``, sorted best first.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if not grid:
         raise ValueError("empty grid: give at least one NAME=V1,V2 entry")
     if not seeds:
@@ -129,24 +137,32 @@ def sweep(
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     for params in combos:  # validate every combination before training any
         HandClassifier(**{**config.params, **params}).check_params()
-    done = {(r["params"], r["seed"]) for r in _read_csv(out / "sweep.csv")}
-    for i, params in enumerate(combos):
-        for seed in seeds:
-            key = (json.dumps(params, sort_keys=True), str(seed))
-            if key in done:
-                continue
-            result = train_and_score_on_dev(prepared, params, seed)
-            row = {"trial": i, "seed": seed, "params": key[0], **result}
-            history = [{"trial": i, "seed": seed, "params": key[0], **h} for h in result["history"]]
-            _append_rows(out / "sweep_history.csv", history,
-                         ["trial", "seed", "params", "epoch", "train_loss", "train_accuracy",
-                          "dev_loss", "dev_accuracy"])
-            _append_rows(out / "sweep.csv", [row], SWEEP_COLUMNS)
-            if on_trial is not None:
-                on_trial(row)
-    summary = summarise_sweep(_read_csv(out / "sweep.csv"))
-    write_atomic(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
-    plot_sweep(_read_csv(out / "sweep_history.csv"), summary, out / "sweep.png")
+    with folder_lock(out) as out:
+        done = {(r["params"], r["seed"]) for r in _read_csv(out / "sweep.csv")}
+        # a kill between a trial's two writes leaves its history without its row: drop it, the
+        # trial is trained again
+        history = _read_csv(out / "sweep_history.csv")
+        if any((r["params"], r["seed"]) not in done for r in history):
+            _write_rows(out / "sweep_history.csv",
+                        [r for r in history if (r["params"], r["seed"]) in done], HISTORY_COLUMNS)
+        for i, params in enumerate(combos):
+            for seed in seeds:
+                key = (json.dumps(params, sort_keys=True), str(seed))
+                if key in done:
+                    continue
+                result = train_and_score_on_dev(prepared, params, seed)
+                row = {"trial": i, "seed": seed, "params": key[0], **result}
+                history = [{"trial": i, "seed": seed, "params": key[0], **h}
+                           for h in result["history"]]
+                _write_rows(out / "sweep_history.csv",
+                            _read_csv(out / "sweep_history.csv") + history, HISTORY_COLUMNS)
+                _write_rows(out / "sweep.csv", _read_csv(out / "sweep.csv") + [row],
+                            SWEEP_COLUMNS)
+                if on_trial is not None:
+                    on_trial(row)
+        summary = summarise_sweep(_read_csv(out / "sweep.csv"))
+        write_atomic(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
+        plot_sweep(_read_csv(out / "sweep_history.csv"), summary, out / "sweep.png")
     return summary
 
 
@@ -208,6 +224,9 @@ def plot_sweep(history: list[dict], summary: list[dict], path: Path) -> None:
 
 DEFAULT_STUDY = "deepmouse"
 """The Optuna study name when none is given (same name and storage: the same search)."""
+HEARTBEAT_SECONDS = 10
+"""How often a tuning worker tells the storage it is alive; a trial silent for three times this
+is taken for the trial of a dead worker."""
 
 
 def default_storage(out: str | Path) -> str:
@@ -221,12 +240,18 @@ def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
         ValueError: a bad URL, a missing database driver or an unreachable server.
     """
     import optuna
+    from optuna.storages import RDBStorage, RetryFailedTrialCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
+        # SQLite serialises writers: two local workers wait for each other instead of failing
+        engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
+        rdb = RDBStorage(storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
+                         grace_period=3 * HEARTBEAT_SECONDS,
+                         failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
         return optuna.create_study(
             study_name=study_name,
-            storage=storage,
+            storage=rdb,
             direction="maximize",
             load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=seed),
@@ -252,22 +277,39 @@ def tune(
     Args:
         config: the run to tune; its model family (``deepmouse train``'s default unless
             ``config.params["family"]`` names one) owns the search space.
-        n_trials: trials to add to the study (by this worker).
+        n_trials: finished trials the study should hold; this worker runs trials until it
+            does (none if it already does).
         storage: an Optuna storage URL; default SQLite in ``out``. Several workers with one
             PostgreSQL URL and study name search together.
         study: an already opened study (:func:`open_study`); overrides storage/study_name.
 
     Returns:
         ``{"best_params", "best_dev_accuracy", "n_trials", "storage", "study"}`` (also written
-        to ``out/tune.json``).
-    """
-    import optuna
+        to ``out/tune.json``); ``n_trials`` counts the study's finished trials.
 
+    Raises:
+        FolderBusyError: another command is writing to ``out``.
+    """
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
+    with folder_lock(out) as out:
+        return _tune_into(prepared, n_trials, out, storage, study_name, on_trial, study)
+
+
+def finished_trials(study) -> int:
+    """How many trials of ``study`` have finished (what ``n_trials`` counts)."""
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | None,
+               study_name: str, on_trial: Callable[[dict], None] | None, study) -> dict:
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
     config = prepared.config
     family = config.classifier().family_object()
     if study is None:
@@ -284,12 +326,15 @@ def tune(
             on_trial({"number": trial.number, "params": params, **result})
         return result["dev_accuracy"]
 
-    study.optimize(objective, n_trials=n_trials)
+    missing = n_trials - finished_trials(study)
+    if missing > 0:  # other workers may finish some of them: stop when the study holds n_trials
+        study.optimize(objective, n_trials=missing,
+                       callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
     summary = {
         "study": study.study_name,
         "storage": storage,
         "family": family.name,
-        "n_trials": len(study.trials),
+        "n_trials": finished_trials(study),
         "best_params": study.best_params,
         "best_dev_accuracy": study.best_value,
     }

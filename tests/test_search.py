@@ -40,12 +40,15 @@ def test_sweep_refuses_unknown_parameters(synth_dataset, tmp_path):
         sweep(RunConfig(dataset=str(synth_dataset)), {"nope": [1]}, [0], tmp_path)
 
 
-def test_tune_stores_the_study_and_continues_it(synth_dataset, tmp_path):
+def test_tune_runs_until_the_study_holds_n_trials_and_continues_it(synth_dataset, tmp_path):
     config = RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1})
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     first = tune(config, 2, tmp_path, storage=storage, study_name="s")
     assert first["n_trials"] == 2 and set(first["best_params"]) >= {"hidden", "lr", "dropout"}
-    second = tune(config, 1, tmp_path, storage=storage, study_name="s")
+    again = tune(config, 2, tmp_path, storage=storage, study_name="s")
+    assert again["n_trials"] == 2 and len(optuna.load_study(study_name="s",
+                                                            storage=storage).trials) == 2
+    second = tune(config, 3, tmp_path, storage=storage, study_name="s")
     assert second["n_trials"] == 3
     study = optuna.load_study(study_name="s", storage=storage)
     assert all(0 <= t.value <= 1 for t in study.trials)
