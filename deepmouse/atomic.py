@@ -16,15 +16,26 @@ so a crashed or killed command never leaves the folder stuck.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from safetensors import SafetensorError
 
 LOCK_FILE = ".deepmouse.lock"
 
 
 class FolderBusyError(ValueError):
     """Another command is writing to the same output folder."""
+
+
+class WriteError(OSError):
+    """A file could not be written (full disk, file size limit, permissions); the message names
+    it, and its previous content is untouched."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 @contextlib.contextmanager
@@ -41,12 +52,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise WriteError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+    except SafetensorError as exc:  # safetensors reports the OS's write errors as its own
+        reason = str(exc).removeprefix("Error while serializing: ").removeprefix("I/O error: ")
+        raise WriteError(errno.EIO, f"cannot write {path}: {reason}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
-    """Write ``content`` (text as UTF-8, or bytes) to ``path`` atomically; return the path."""
+    """Write ``content`` (text as UTF-8, or bytes) to ``path`` atomically; return the path.
+
+    Raises:
+        WriteError: the file could not be written (its previous content is kept).
+    """
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -84,3 +104,24 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
         if created and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
             (folder / LOCK_FILE).unlink(missing_ok=True)
             folder.rmdir()
+
+
+@contextlib.contextmanager
+def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden staging folder inside ``folder`` for a set of files that belong together.
+
+    When the block ends, every file written to the staging folder is moved into ``folder``
+    (renames, which need no disk space); if it raises (a full disk halfway through), the staging
+    folder is removed and ``folder``'s previous files are left exactly as they were.
+    """
+    import shutil
+
+    stage = Path(folder) / ".staging"
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed command
+    stage.mkdir(parents=True)
+    try:
+        yield stage
+        for staged in sorted(stage.iterdir()):
+            os.replace(staged, Path(folder) / staged.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

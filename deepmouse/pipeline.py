@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deepmouse.atomic import folder_lock, write_atomic
+from deepmouse.atomic import folder_lock, staged_files, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
@@ -198,19 +198,20 @@ def _train_into(
         "best_epoch": clf.best_epoch_,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    model_path = save_model(out / MODEL_FILE, clf, window_config, provenance, decision)
-    write_atomic(out / "history.csv", history_csv(clf.history_))
-    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     config_dict = asdict(config) | {"family": clf.family,
                                     "resolved_params": clf.resolved_params(),
                                     "window_config": window_config.to_dict()}
-    write_atomic(out / "config.json", json.dumps(config_dict, indent=2) + "\n")
-    if plots:
-        from deepmouse.plots import plot_confusion, plot_curves, plot_reliability
+    with staged_files(out) as stage:  # all of the run's files, or (full disk) none of them
+        save_model(stage / MODEL_FILE, clf, window_config, provenance, decision)
+        write_atomic(stage / "history.csv", history_csv(clf.history_))
+        write_atomic(stage / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        write_atomic(stage / "config.json", json.dumps(config_dict, indent=2) + "\n")
+        if plots:
+            from deepmouse.plots import plot_confusion, plot_curves, plot_reliability
 
-        if clf.history_:
-            plot_curves(clf.history_, out / "curves.png", clf.best_epoch_)
-        plot_confusion(test_metrics["confusion"], out / "confusion.png", "test split")
-        plot_reliability(test_metrics, out / "reliability.png", "test split")
+            if clf.history_:
+                plot_curves(clf.history_, stage / "curves.png", clf.best_epoch_)
+            plot_confusion(test_metrics["confusion"], stage / "confusion.png", "test split")
+            plot_reliability(test_metrics, stage / "reliability.png", "test split")
     checkpoint.unlink(missing_ok=True)
-    return RunResult(out, model_path, metrics, clf.history_, splits.table(), clf)
+    return RunResult(out, out / MODEL_FILE, metrics, clf.history_, splits.table(), clf)

@@ -15,20 +15,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from deepmouse.atomic import atomic_path  # noqa: E402
-from deepmouse.recordings import CLASS_NAMES, DataError  # noqa: E402
+from deepmouse.recordings import CLASS_NAMES  # noqa: E402
 
 
 def save_figure(fig, path: str | Path) -> Path:
     """Save ``fig`` as a PNG at ``path`` atomically and close it.
 
     Raises:
-        DataError: the file cannot be written (one line naming it).
+        WriteError: the file cannot be written (one line naming it).
     """
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write the figure: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
     return Path(path)

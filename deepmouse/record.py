@@ -9,11 +9,14 @@ and writes ``t,x,y`` lines (with a header) into ``DATASET/<hand>/<UTC start time
   and ``fsync``-s it every :data:`FLUSH_SECONDS`; the file never ends in the middle of a line
   except for a write cut by the OS itself. Ctrl-C / SIGTERM end the recording cleanly with a
   complete file and a summary; a ``kill -9`` loses at most the last second.
+- **A full disk** stops the recording with a clear error; the file keeps the whole lines written
+  before it.
 - **Never overwrites**: an existing name gets a ``-1``, ``-2`` ... suffix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepmouse.atomic import write_atomic
+from deepmouse.atomic import WriteError, write_atomic
 from deepmouse.pointer import MAX_RATE, PointerError, Position, StopSignals, pointer, poll
 from deepmouse.recordings import (
     CLASS_NAMES,
@@ -128,13 +131,19 @@ def update_dataset_info(dataset: Path, recording: Path, device: str | None, rate
 
 
 class _Writer(threading.Thread):
-    """Appends chunks of complete lines to a file and fsyncs after each chunk."""
+    """Appends chunks of complete lines to a file and fsyncs after each chunk.
+
+    If a chunk cannot be written (a full disk), the file is cut back to the end of the last
+    chunk written whole, so it holds only complete lines, and writing stops.
+    """
 
     def __init__(self, path: Path) -> None:
         super().__init__(name="deepmouse-record-writer", daemon=True)
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self.chunks: queue.Queue[bytes | None] = queue.Queue()
         self.error: OSError | None = None
+        self.written = 0
+        """Bytes of whole chunks on disk."""
 
     def run(self) -> None:
         while True:
@@ -146,8 +155,11 @@ class _Writer(threading.Thread):
                 while view:
                     view = view[os.write(self.fd, view):]
                 os.fsync(self.fd)
+                self.written += len(chunk)
             except OSError as exc:
                 self.error = exc
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self.fd, self.written)
                 break
 
     def close(self) -> None:
@@ -213,6 +225,7 @@ def record(
     Raises:
         PointerError: no display or pointer reachable (checked before any file is created).
         DataError: bad arguments or an unreadable ``dataset.json``.
+        WriteError: the disk filled up; the recording keeps the whole lines written before.
     """
     dataset = check_arguments(dataset, hand, seconds, rate, device)
     own_pointer = position is None
@@ -256,7 +269,9 @@ def record(
         if own_pointer:
             position.close()  # type: ignore[attr-defined]
     if writer.error is not None:
-        raise DataError(f"{path}: cannot write: {writer.error.strerror}")
+        kept = max(0, path.read_bytes().count(b"\n") - 1)  # whole lines, less the header
+        raise WriteError(writer.error.errno, f"{path}: cannot write ({writer.error.strerror}): "
+                         f"recording stopped, the {kept} samples before it are kept")
     update_dataset_info(dataset, path, device, rate)
     stats = interval_stats(np.asarray(times), rate)
     return RecordSummary(
