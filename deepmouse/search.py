@@ -26,6 +26,7 @@ import csv
 import itertools
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -233,6 +234,39 @@ def default_storage(out: str | Path) -> str:
     return f"sqlite:///{Path(out).resolve() / 'optuna.db'}"
 
 
+def trial_seeded_sampler(seed: int):
+    """Optuna's TPE sampler, with its random draws seeded by ``seed`` and the trial's number.
+
+    A trial's number is unique in its study, so a worker started again after a kill, or a second
+    worker, never repeats the draws of another; one worker on a new study gives the same trials
+    for the same seed.
+    """
+    import optuna
+
+    class TrialSeededTPE(optuna.samplers.BaseSampler):
+        def __init__(self) -> None:
+            self.tpe = optuna.samplers.TPESampler(seed=seed)
+
+        def before_trial(self, study, trial) -> None:
+            entropy = np.random.SeedSequence([seed, trial.number]).generate_state(1)[0]
+            self.tpe = optuna.samplers.TPESampler(seed=int(entropy))
+            self.tpe.before_trial(study, trial)
+
+        def infer_relative_search_space(self, study, trial):
+            return self.tpe.infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study, trial, search_space):
+            return self.tpe.sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            return self.tpe.sample_independent(study, trial, param_name, param_distribution)
+
+        def after_trial(self, study, trial, state, values) -> None:
+            self.tpe.after_trial(study, trial, state, values)
+
+    return TrialSeededTPE()
+
+
 def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
     """Create or continue an Optuna study (maximising dev accuracy) at a storage URL.
 
@@ -240,21 +274,24 @@ def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
         ValueError: a bad URL, a missing database driver or an unreachable server.
     """
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         # SQLite serialises writers: two local workers wait for each other instead of failing
         engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
-        rdb = RDBStorage(storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
-                         grace_period=3 * HEARTBEAT_SECONDS,
-                         failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
+        with warnings.catch_warnings():  # heartbeats are marked experimental; relied on here
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            rdb = RDBStorage(
+                storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=3 * HEARTBEAT_SECONDS,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
         return optuna.create_study(
             study_name=study_name,
             storage=rdb,
             direction="maximize",
             load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=seed),
+            sampler=trial_seeded_sampler(seed),
         )
     except Exception as exc:  # bad URL, missing driver, unreachable server
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -65,3 +65,14 @@ def test_search_space_follows_the_family():
     assert set(get_family("gru").search_space(fixed)) == {"hidden", "lr", "dropout"}
     assert set(get_family("svm").search_space(fixed)) == {"C", "gamma"}
     assert set(get_family("rocket").search_space(fixed)) == {"n_kernels"}
+
+
+def test_tune_with_the_same_seed_on_a_new_study_draws_the_same_trials(synth_dataset, tmp_path):
+    config = RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1})
+    drawn = []
+    for name in ("a", "b"):
+        tune(config, 2, tmp_path / name)
+        study = optuna.load_study(study_name="deepmouse",
+                                  storage=f"sqlite:///{tmp_path / name / 'optuna.db'}")
+        drawn.append([t.params for t in study.trials])
+    assert drawn[0] == drawn[1] and drawn[0][0] != drawn[0][1]
