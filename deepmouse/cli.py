@@ -345,6 +345,10 @@ def train(
     patience: Annotated[int | None, typer.Option(
         help="Early stopping: epochs without better dev loss.")] = None,
     param: Annotated[list[str] | None, typer.Option(help=PARAM_HELP)] = None,
+    params_file: Annotated[Path | None, typer.Option(
+        "--params", help="JSON file of parameters: the tune.json of deepmouse tune (its family "
+                         "and best parameters) or an object of NAME: value; options given "
+                         "beside it take precedence.")] = None,
     seed: Annotated[int | None, typer.Option(
         help=f"Random seed (default {COMMON_PARAMETERS['seed']}).")] = None,
     device: Annotated[str | None, typer.Option(
@@ -360,8 +364,13 @@ def train(
 ) -> None:
     """Train a model and write its run folder (model, history, metrics, plots)."""
     from deepmouse.pipeline import RunConfig
+    from deepmouse.search import read_params_file
 
-    params = parse_params(param) | given(
+    from_file = read_params_file(params_file) if params_file is not None else {}
+    if model is not None and from_file.get("family", model) != model:
+        raise ValueError(f"--model {model}, but {params_file} holds parameters of the "
+                         f"{from_file['family']} family")
+    params = from_file | parse_params(param) | given(
         family=model, epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden,
         conv_layers=conv_layers, dropout=dropout, l1=l1, l2=l2, augment=augment,
         patience=patience, device=device, threads=threads,
@@ -562,10 +571,7 @@ def tune(
                   f"{result['n_trials']} trials in study '{escape(result['study'])}' "
                   f"({escape(result['storage'])})")
     console.print("best parameters: " + escape(json.dumps(result["best_params"])))
-    flags = " ".join(f"--param {k}={v:.4g}" if isinstance(v, float) else f"--param {k}={v}"
-                     for k, v in result["best_params"].items())
-    console.print(escape(f"train it: deepmouse train {dataset} --model {result['family']} "
-                         f"{flags}"))
+    console.print(escape(f"train it: deepmouse train {dataset} --params {out / 'tune.json'}"))
 
 
 # --- report / demo --------------------------------------------------------------------------

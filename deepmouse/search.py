@@ -63,6 +63,57 @@ def _parse_value(text: str):
     return text
 
 
+MAX_PARAMS_FILE = 1_000_000
+"""Largest parameters file read (bytes): far more than any family's parameters."""
+
+
+def read_params_file(path: str | Path) -> dict:
+    """The parameters in a JSON file: a ``tune.json`` (its ``family``, the ``fixed_params`` it
+    was tuned with and its ``best_params``) or a plain object of ``NAME: value`` (with an
+    optional ``family``).
+
+    Returns:
+        The parameters, with ``family`` when the file names one.
+
+    Raises:
+        DataError: a missing, oversized, non-UTF-8 or non-strict-JSON file, or one whose
+            parameters are not names with numbers or strings (one line naming the file).
+    """
+    from deepmouse.recordings import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such parameters file")
+    if path.stat().st_size > MAX_PARAMS_FILE:
+        raise DataError(f"{path}: a parameters file larger than {MAX_PARAMS_FILE} bytes")
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: not a JSON parameters file ({detail})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object of parameters, got "
+                        f"{type(data).__name__}")
+    params = data.get("best_params", data)
+    fixed = data.get("fixed_params", {}) if "best_params" in data else {}
+    if not isinstance(params, dict) or not isinstance(fixed, dict):
+        raise DataError(f"{path}: best_params and fixed_params must be objects of parameters")
+    params = fixed | params
+    family = data.get("family")
+    if family is not None and not isinstance(family, str):
+        raise DataError(f"{path}: family must be a string, got {family!r}")
+    params = {k: v for k, v in params.items() if k != "family"}
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str | None):
+            raise DataError(f"{path}: parameter {name!r} must be a number or a string, got "
+                            f"{json.dumps(value)[:60]}")
+    return ({"family": family} if family is not None else {}) | params
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def train_and_score_on_dev(prepared: PreparedRun, params: dict, seed: int) -> dict:
     """Train one model on the train split with ``params`` and ``seed``; score it on dev.
 
@@ -321,8 +372,9 @@ def tune(
         study: an already opened study (:func:`open_study`); overrides storage/study_name.
 
     Returns:
-        ``{"best_params", "best_dev_accuracy", "n_trials", "storage", "study"}`` (also written
-        to ``out/tune.json``); ``n_trials`` counts the study's finished trials.
+        ``{"study", "storage", "family", "fixed_params", "n_trials", "best_params",
+        "best_dev_accuracy"}`` (also written to ``out/tune.json``, which ``deepmouse train
+        --params`` reads); ``n_trials`` counts the study's finished trials.
 
     Raises:
         FolderBusyError: another command is writing to ``out``.
@@ -371,6 +423,7 @@ def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | N
         "study": study.study_name,
         "storage": storage,
         "family": family.name,
+        "fixed_params": {k: v for k, v in config.params.items() if k != "family"},
         "n_trials": finished_trials(study),
         "best_params": study.best_params,
         "best_dev_accuracy": study.best_value,
