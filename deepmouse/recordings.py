@@ -11,6 +11,10 @@ recording session (``*.csv`` or ``*.txt``). Class index: 0 = right, 1 = left (as
 
 Everything read from disk is validated here, at the boundary. A problem raises
 :class:`DataError` whose message names the file and the line.
+
+Memory is bounded: a recording is parsed a chunk at a time into 24 bytes a sample, and one of
+more than :data:`MAX_SAMPLES` samples (or with a line longer than :data:`MAX_LINE_BYTES`) is
+refused; ``dataset.json`` is read only up to :data:`MAX_INFO_BYTES`.
 """
 
 from __future__ import annotations
