@@ -124,6 +124,8 @@ class WindowSet:
     def concatenate(cls, parts: list[WindowSet], window: int) -> WindowSet:
         if not parts:
             return cls.empty(window)
+        if len(parts) == 1:  # nothing to join: no copy of its windows
+            return parts[0]
         return cls(
             X=np.concatenate([p.X for p in parts]),
             y=np.concatenate([p.y for p in parts]),
@@ -163,15 +165,38 @@ class Splits:
         return {name: getattr(self, name).counts() for name in ("train", "dev", "test")}
 
 
+RESAMPLE_BLOCK = 2**20
+"""Grid points interpolated at a time: the temporaries of resampling stay this small."""
+MASK_BLOCK = 4096
+"""Windows whose idle test is computed at a time: no temporary the size of all windows."""
+
+
+def grid_length(rec: Recording, rate: float) -> int:
+    """``len(resample(rec, rate))`` without resampling (the length numpy's ``arange`` gives)."""
+    if not rec.has_time:
+        return rec.n_samples
+    return max(0, math.ceil((float(rec.t[-1]) + 1e-9 - float(rec.t[0])) / (1.0 / rate)))
+
+
 def resample(rec: Recording, rate: float) -> np.ndarray:
     """Positions on a uniform time grid at ``rate`` Hz, ``(n_uniform, 2)``.
 
-    Recordings without timestamps (headerless ``x,y``) are taken as already uniform.
+    Recordings without timestamps (headerless ``x,y``) are taken as already uniform. The grid is
+    interpolated a block at a time from the samples around the block only: the same numbers as
+    one ``np.interp`` over the whole grid, without its full-length temporaries.
     """
     if not rec.has_time:
         return rec.xy
     grid = np.arange(rec.t[0], rec.t[-1] + 1e-9, 1.0 / rate)
-    return np.column_stack([np.interp(grid, rec.t, rec.xy[:, k]) for k in range(2)])
+    out = np.empty((len(grid), 2))
+    for begin in range(0, len(grid), RESAMPLE_BLOCK):
+        x = grid[begin : begin + RESAMPLE_BLOCK]
+        # the samples bracketing the block: interpolation between them is all it needs
+        lo = max(int(np.searchsorted(rec.t, x[0], "right")) - 1, 0)
+        hi = int(np.searchsorted(rec.t, x[-1], "left")) + 1
+        for k in range(2):
+            out[begin : begin + len(x), k] = np.interp(x, rec.t[lo:hi], rec.xy[lo:hi, k])
+    return out
 
 
 def movement(xy: np.ndarray) -> np.ndarray:
@@ -191,11 +216,16 @@ def cut(steps: np.ndarray, window: int, stride: int) -> np.ndarray:
 
 
 def active_mask(X: np.ndarray, idle_threshold: float) -> np.ndarray:
-    """Which windows ``(n_windows, window, 2)`` move: per-axis std above the threshold on both."""
-    if len(X) == 0:
-        return np.zeros(0, dtype=bool)
-    std = X.std(axis=1)  # (n_windows, 2)
-    return np.all(std > idle_threshold, axis=1)
+    """Which windows ``(n_windows, window, 2)`` move: per-axis std above the threshold on both.
+
+    Computed :data:`MASK_BLOCK` windows at a time (each window's std does not depend on the
+    others), so the temporaries of ``std`` stay small.
+    """
+    keep = np.zeros(len(X), dtype=bool)
+    for begin in range(0, len(X), MASK_BLOCK):
+        std = X[begin : begin + MASK_BLOCK].std(axis=1)  # (block, 2)
+        keep[begin : begin + MASK_BLOCK] = np.all(std > idle_threshold, axis=1)
+    return keep
 
 
 def fit_scale(X: np.ndarray) -> np.ndarray:
@@ -210,27 +240,33 @@ def fit_scale(X: np.ndarray) -> np.ndarray:
     return np.where(scale > 1e-6, scale, 1.0)
 
 
-def _segment_windows(
-    rec: Recording,
-    index: int,
-    config: WindowConfig,
-    bounds: tuple[float, float],
-    stride: int,
-) -> WindowSet:
-    """Active windows lying wholly inside the fraction ``bounds`` of one recording's time."""
-    steps = movement(resample(rec, config.rate))
-    lo, hi = (int(round(b * len(steps))) for b in bounds)
-    X = cut(steps[lo:hi], config.window, stride)
-    start = (lo + np.arange(len(X)) * stride) / config.rate
-    keep = active_mask(X, config.idle_threshold)
+Segment = tuple[tuple[float, float], int]
+"""A part of a recording's time: its ``(start, end)`` fractions and the stride of its windows."""
+
+
+def _recording_windows(
+    rec: Recording, index: int, config: WindowConfig, segments: list[Segment]
+) -> list[WindowSet]:
+    """Active windows lying wholly inside each segment of one recording's time (resampled
+    once; each segment's movement is computed from its own positions only)."""
+    xy = resample(rec, config.rate)
+    n_steps = max(len(xy) - 1, 0)
     label = -1 if rec.label is None else rec.label
-    return WindowSet(
-        X=X[keep],
-        y=np.full(int(keep.sum()), label, dtype=np.int64),
-        recording=np.full(int(keep.sum()), index, dtype=np.int64),
-        start=start[keep],
-        n_idle=int((~keep).sum()),
-    )
+    sets = []
+    for bounds, stride in segments:
+        lo, hi = (int(round(b * n_steps)) for b in bounds)
+        X = cut(movement(xy[lo : hi + 1]), config.window, stride)  # steps lo..hi-1
+        start = (lo + np.arange(len(X)) * stride) / config.rate
+        keep = active_mask(X, config.idle_threshold)
+        n_active = int(keep.sum())
+        sets.append(WindowSet(
+            X=X if n_active == len(X) else X[keep],
+            y=np.full(n_active, label, dtype=np.int64),
+            recording=np.full(n_active, index, dtype=np.int64),
+            start=start[keep],
+            n_idle=len(X) - n_active,
+        ))
+    return sets
 
 
 def check_recordings_hold_a_window(
@@ -238,7 +274,7 @@ def check_recordings_hold_a_window(
 ) -> None:
     """Raise :class:`DataError` if some recording (or its ``fraction``) is shorter than a window."""
     for rec in dataset.recordings:
-        n_steps = len(resample(rec, config.rate)) - 1
+        n_steps = grid_length(rec, config.rate) - 1
         if int(n_steps * fraction) < config.window:
             where = "" if fraction == 1.0 else f" (its {fraction:.0%} split share)"
             raise DataError(
@@ -250,10 +286,8 @@ def check_recordings_hold_a_window(
 def all_windows(dataset: Dataset, config: WindowConfig) -> WindowSet:
     """Every active, non-overlapping window of a dataset (for ``--split all``)."""
     check_recordings_hold_a_window(dataset, config)
-    parts = [
-        _segment_windows(r, i, config, (0.0, 1.0), config.window)
-        for i, r in enumerate(dataset.recordings)
-    ]
+    whole = [((0.0, 1.0), config.window)]
+    parts = [_recording_windows(r, i, config, whole)[0] for i, r in enumerate(dataset.recordings)]
     return WindowSet.concatenate(parts, config.window)
 
 
@@ -287,13 +321,13 @@ def make_splits(
     if method == "chrono":
         check_recordings_hold_a_window(dataset, config, SPLIT_FRACTIONS[1])
         edges = np.cumsum((0.0,) + SPLIT_FRACTIONS)
-        sets = []
-        for k in range(3):
-            stride = config.train_stride if k == 0 else config.window
-            bounds = (float(edges[k]), float(edges[k + 1]))
-            parts = [_segment_windows(r, i, config, bounds, stride) for i, r in enumerate(recs)]
-            sets.append(WindowSet.concatenate(parts, config.window))
-        train, dev, test = sets
+        strides = (config.train_stride, config.window, config.window)
+        segments = [((float(edges[k]), float(edges[k + 1])), strides[k]) for k in range(3)]
+        per_recording = [_recording_windows(r, i, config, segments) for i, r in enumerate(recs)]
+        train, dev, test = (
+            WindowSet.concatenate([sets[k] for sets in per_recording], config.window)
+            for k in range(3)
+        )
     elif method == "session":
         check_recordings_hold_a_window(dataset, config)
         if test_recordings is None or dev_recordings is None:
@@ -315,7 +349,8 @@ def make_splits(
         train_idx = [i for i in range(len(recs)) if i not in test_recordings + dev_recordings]
 
         def gather(indices: list[int], stride: int) -> WindowSet:
-            parts = [_segment_windows(recs[i], i, config, (0.0, 1.0), stride) for i in indices]
+            whole = [((0.0, 1.0), stride)]
+            parts = [_recording_windows(recs[i], i, config, whole)[0] for i in indices]
             return WindowSet.concatenate(parts, config.window)
 
         train = gather(train_idx, config.train_stride)

@@ -104,3 +104,131 @@ def test_bad_dataset_json(tmp_path):
     (tmp_path / "dataset.json").write_text("{not json")
     with pytest.raises(DataError, match="dataset.json: not valid JSON"):
         load_dataset(tmp_path)
+
+
+def test_a_recording_over_the_sample_limit_is_refused_naming_the_limit(tmp_path):
+    rows = [f"{i * 0.01:.2f},{i},{i}" for i in range(10)]
+    path = write_csv(tmp_path / "long.csv", ["t,x,y", *rows])
+    assert read_recording(path, max_samples=10).n_samples == 10
+    with pytest.raises(DataError, match=r"long\.csv: .*more than the 9 samples a recording may"):
+        read_recording(path, max_samples=9)
+    with pytest.raises(DataError, match=r"long\.csv: 12 lines, more than the 5 samples"):
+        read_recording(path, max_samples=5)  # refused by the first pass, before parsing
+
+
+def test_the_sample_limit_counts_samples_not_newlines(tmp_path):
+    # form feeds break lines for str.splitlines, not for a newline count: the parse still stops
+    path = tmp_path / "ff.txt"
+    path.write_text("1,2\f3,4\f5,6\f7,8\n")
+    assert read_recording(path).n_samples == 4
+    with pytest.raises(DataError, match=r"ff\.txt: more than 3 samples"):
+        read_recording(path, max_samples=3)
+
+
+def reference_rows(lines: list[str]) -> np.ndarray:
+    """The numbers of plain, valid CSV lines: what any correct reader must return."""
+    return np.array([[float(f) for f in line.split(",")] for line in lines])
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7, 16, 64, 1000, 2**22])
+def test_results_do_not_depend_on_the_chunk_size(tmp_path, chunk_bytes):
+    rng = np.random.default_rng(chunk_bytes)
+    t = np.cumsum(rng.uniform(0.001, 0.02, 300))
+    xy = rng.normal(0, 500, (300, 2))
+    lines = [f"{a!r},{b!r},{c!r}" for a, b, c in zip(t.tolist(), *xy.T.tolist(), strict=True)]
+    path = write_csv(tmp_path / "r.csv", ["t,x,y", *lines])
+    rec = read_recording(path, chunk_bytes=chunk_bytes)
+    np.testing.assert_array_equal(np.column_stack([rec.t, rec.xy]), reference_rows(lines))
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes("".join(f"{round(x)}, {round(y)}\r\n" for x, y in xy).encode())
+    rec = read_recording(crlf, chunk_bytes=chunk_bytes)
+    np.testing.assert_array_equal(rec.xy, np.round(xy))
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5, 64, 4096, 2**22])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("0.5,1", "expected 3 columns, found 2"),
+        ("0.5,1,x", "non-numeric value in '0.5,1,x'"),
+        ("0.5,inf,1", "NaN or infinite value"),
+        ("", "empty line inside the recording"),
+        ("0.001,1,1", "time is not strictly increasing (0.398 then 0.001)"),
+    ],
+)
+def test_a_bad_line_deep_in_the_file_is_located_exactly(tmp_path, chunk_bytes, bad, message):
+    lines = ["t,x,y"] + [f"{i * 0.001:g},{i},{i}" for i in range(500)]
+    lineno = 401  # after 399 samples: in a later chunk for all but the largest chunk size
+    lines.insert(lineno - 1, bad)
+    path = write_csv(tmp_path / "deep.csv", lines)
+    with pytest.raises(DataError) as info:
+        read_recording(path, chunk_bytes=chunk_bytes)
+    assert str(info.value).startswith(f"{path}:{lineno}: {message}")
+
+
+def test_a_partial_last_line_is_dropped_whatever_the_chunk_size(tmp_path):
+    path = tmp_path / "killed.csv"
+    path.write_text("t,x,y\n" + "".join(f"{i * 0.01:.2f},{i},{i}\n" for i in range(50)) + "0.5,3")
+    for chunk_bytes in (1, 4, 100, 2**22):
+        with pytest.warns(PartialLineWarning, match=r"killed\.csv:52"):
+            assert read_recording(path, chunk_bytes=chunk_bytes).n_samples == 50
+
+
+def test_a_line_longer_than_the_limit_is_refused_whatever_the_chunk_size(tmp_path):
+    from deepmouse.recordings import MAX_LINE_BYTES
+
+    path = tmp_path / "wide.txt"
+    path.write_text("1,2\n3," + " " * MAX_LINE_BYTES + "4\n5,6\n")
+    for chunk_bytes in (1, 64, 2**22):
+        with pytest.raises(DataError, match=rf"wide\.txt:2: line longer than {MAX_LINE_BYTES}"):
+            read_recording(path, chunk_bytes=chunk_bytes)
+    path.write_bytes(b"1,2\n" + b"7" * (10 * MAX_LINE_BYTES))  # no line break at all
+    with pytest.raises(DataError, match=r"wide\.txt:2: line longer"):
+        read_recording(path, chunk_bytes=64)
+
+
+def test_entries_that_are_not_files_are_refused_not_skipped(tmp_path):
+    for hand in ("left", "right"):
+        write_csv(tmp_path / hand / "s1.txt", ["1,2", "3,4"])
+    (tmp_path / "left" / "s2.csv").mkdir()
+    with pytest.raises(DataError, match=r"s2\.csv: is a folder \(expected a recording file\)"):
+        load_dataset(tmp_path)
+    (tmp_path / "left" / "s2.csv").rmdir()
+    (tmp_path / "left" / "s2.csv").symlink_to("s2.csv")
+    with pytest.raises(DataError, match=r"s2\.csv: cannot open: Too many levels"):
+        load_dataset(tmp_path)
+    (tmp_path / "left" / "s2.csv").unlink()
+    (tmp_path / "left" / "s2.csv").symlink_to("gone.csv")
+    with pytest.raises(DataError, match=r"s2\.csv: broken symbolic link"):
+        load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000, "nested too deeply"),
+        ('{"n": ' + "7" * 5000 + "}", "not valid JSON"),
+        (b"\xff{}", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_bad_dataset_json_is_one_data_error(tmp_path, content, message):
+    for hand in ("left", "right"):
+        write_csv(tmp_path / hand / "s1.txt", ["1,2", "3,4"])
+    info = tmp_path / "dataset.json"
+    info.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DataError, match=message) as caught:
+        load_dataset(tmp_path)
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_dataset_json_that_is_a_folder_or_too_large(tmp_path):
+    from deepmouse.recordings import MAX_INFO_BYTES, read_dataset_info
+
+    (tmp_path / "dataset.json").mkdir()
+    with pytest.raises(DataError, match=r"dataset\.json: is a folder"):
+        read_dataset_info(tmp_path)
+    (tmp_path / "dataset.json").rmdir()
+    (tmp_path / "dataset.json").write_text('{"notes": "' + "x" * MAX_INFO_BYTES + '"}')
+    with pytest.raises(DataError, match=r"dataset\.json: larger than"):
+        read_dataset_info(tmp_path)

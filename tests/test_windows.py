@@ -14,6 +14,7 @@ from deepmouse.windows import (
     all_windows,
     cut,
     fit_scale,
+    grid_length,
     make_splits,
     movement,
     resample,
@@ -34,6 +35,40 @@ def test_movement_and_resample_to_uniform_grid():
     xy = resample(rec, rate=100)
     np.testing.assert_allclose(xy[:, 0], [0, 10, 20, 30, 40])
     np.testing.assert_allclose(movement(xy)[:, 0], [10, 10, 10, 10])
+
+
+def _jittered_recording(n: int, seed: int) -> Recording:
+    rng = np.random.default_rng(seed)
+    t = np.round(np.cumsum(rng.uniform(0.004, 0.03, n)) + rng.uniform(-50, 50), 4)
+    t = np.unique(t)
+    xy = np.cumsum(rng.normal(0, 3, (len(t), 2)), axis=0)
+    return Recording(None, 0, t, xy)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_resampling_in_blocks_gives_the_numbers_of_one_interpolation(monkeypatch, seed):
+    import deepmouse.windows as windows
+
+    rec = _jittered_recording(5000, seed)
+    for rate in (100.0, 33.0, 250.0):
+        grid = np.arange(rec.t[0], rec.t[-1] + 1e-9, 1.0 / rate)
+        whole = np.column_stack([np.interp(grid, rec.t, rec.xy[:, k]) for k in range(2)])
+        assert grid_length(rec, rate) == len(grid)
+        for block in (1, 7, 1000, 2**20):
+            monkeypatch.setattr(windows, "RESAMPLE_BLOCK", block)
+            np.testing.assert_array_equal(resample(rec, rate), whole)
+
+
+def test_idle_test_in_blocks_is_the_same_as_at_once(monkeypatch):
+    import deepmouse.windows as windows
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(0, 1, (1001, 50, 2)) * rng.uniform(0, 0.3, (1001, 1, 2))).astype(np.float32)
+    whole = np.all(X.std(axis=1) > 0.1, axis=1)
+    assert 0 < whole.sum() < len(X)
+    for block in (1, 3, 1000, 4096):
+        monkeypatch.setattr(windows, "MASK_BLOCK", block)
+        np.testing.assert_array_equal(active_mask(X, 0.1), whole)
 
 
 def test_idle_windows_are_dropped_per_axis():
