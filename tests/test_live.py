@@ -39,7 +39,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = synthesize_dataset(root / "data", minutes=1, seed=0)
     config = WindowConfig(window=WINDOW, rate=100.0)
     splits = make_splits(load_dataset(data), config)
-    clf = HandClassifier(family="gru", hidden=8, epochs=1, device="cpu", seed=0, threads=1)
+    clf = HandClassifier(family="gru", hidden=8, epochs=4, lr=1e-2, device="cpu", seed=0,
+                         threads=1)
     clf.fit(splits.train.X, splits.train.y)
     save_model(root / "decides.safetensors", clf, config, decision=DECISION)
     return save_model(root / "model.safetensors", clf, config), data
