@@ -28,6 +28,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,14 @@ from deepmouse.atomic import folder_lock, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.evaluate import evaluate_windows
 from deepmouse.pipeline import PreparedRun, RunConfig, prepare_run
+from deepmouse.windows import WindowConfig, make_splits
 
-SWEEP_COLUMNS = ["trial", "seed", "params", "best_epoch", "dev_accuracy", "dev_loss", "seconds"]
+SWEEP_COLUMNS = ["trial", "seed", "params", "best_epoch", "train_windows", "dev_accuracy",
+                 "dev_loss", "seconds"]
+RUN_GRID = ("window", "train_size")
+"""Grid parameters of the run rather than of the family: the window length in steps
+(DeepMouse's window-size study) and the fraction of the training windows used (its learning
+curves over the amount of data)."""
 HISTORY_COLUMNS = ["trial", "seed", "params", "epoch", "train_loss", "train_accuracy", "dev_loss",
                    "dev_accuracy"]
 
@@ -114,26 +121,55 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def train_and_score_on_dev(prepared: PreparedRun, params: dict, seed: int) -> dict:
+def train_and_score_on_dev(prepared: PreparedRun, params: dict, seed: int,
+                           train_size: float = 1.0) -> dict:
     """Train one model on the train split with ``params`` and ``seed``; score it on dev.
 
-    Returns ``best_epoch``, ``dev_accuracy``, ``dev_loss``, ``seconds`` (training) and the
-    per-epoch ``history``.
+    ``train_size`` is the fraction of the training windows used, drawn per hand (so both stay)
+    by a generator seeded with ``seed``: the same windows for the same seed.
+
+    Returns ``best_epoch``, ``dev_accuracy``, ``dev_loss``, ``seconds`` (training), the number
+    of ``train_windows`` and the per-epoch ``history``.
     """
     splits = prepared.splits
+    keep = training_subset(splits.train.y, train_size, seed)
     clf = HandClassifier(**{**prepared.config.params, **params, "seed": seed})
     start = time.perf_counter()
-    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y)
+    clf.fit(splits.train.X[keep], splits.train.y[keep], splits.dev.X, splits.dev.y)
     seconds = time.perf_counter() - start
     p_left = clf.predict_proba(splits.dev.X)[:, 1]
     dev = evaluate_windows(p_left, splits.dev.y, splits.dev.recording, splits.config.seconds)
     return {
         "best_epoch": clf.best_epoch_,
+        "train_windows": int(len(keep)),
         "dev_accuracy": dev["accuracy"],
         "dev_loss": dev["loss"],
         "seconds": seconds,
         "history": clf.history_,
     }
+
+
+def training_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Indices ``(k,)`` (sorted) of a ``fraction`` of the training windows with labels ``y``
+    ``(n,)``: that share of each hand's windows, at least one each, drawn with ``seed``."""
+    if fraction == 1.0:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(y):
+        of_hand = np.flatnonzero(y == label)
+        take = max(1, round(fraction * len(of_hand)))
+        chosen.append(rng.choice(of_hand, size=take, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def check_run_values(grid: dict[str, list]) -> None:
+    """Raise ValueError for a bad value of a run-level grid parameter (:data:`RUN_GRID`)."""
+    for value in grid.get("train_size", []):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise ValueError(f"train_size must be a fraction in (0, 1], got {value!r}")
+    for value in grid.get("window", []):
+        WindowConfig(window=value)  # the same checks as anywhere else
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -164,8 +200,10 @@ def sweep(
     """Train every grid combination with every seed; summarise the dev accuracy.
 
     Writes ``out/sweep.csv`` (one row per trial), ``out/sweep_history.csv`` (one row per trial
-    and epoch), ``out/sweep.json`` (the summary) and ``out/sweep.png`` (mean dev accuracy per
-    epoch of each combination). Trials already in ``sweep.csv`` are not run again.
+    and epoch), ``out/sweep.json`` (the summary), ``out/sweep.png`` (mean dev accuracy per
+    epoch of each combination) and, when one or two parameters vary, ``out/sweep_grid.png``
+    (:func:`plot_grid`). Besides the family's parameters, the grid may vary the run's
+    :data:`RUN_GRID`. Trials already in ``sweep.csv`` are not run again.
 
     Raises:
         ValueError: an empty grid or seed list, an unknown parameter or a bad value.
@@ -182,13 +220,19 @@ def sweep(
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
     config = prepared.config
     taken = config.classifier().get_params()
-    unknown = sorted(set(grid) - set(taken) - {"family"})
+    unknown = sorted(set(grid) - set(taken) - {"family"} - set(RUN_GRID))
     if unknown:
         raise ValueError(f"unknown parameter(s) in grid: {', '.join(unknown)} (the "
-                         f"{taken['family']} family takes {', '.join(sorted(taken))})")
+                         f"{taken['family']} family takes {', '.join(sorted(taken))}; a sweep "
+                         f"also varies {' and '.join(RUN_GRID)})")
+    check_run_values(grid)
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    for params in combos:  # validate every combination before training any
-        HandClassifier(**{**config.params, **params}).check_params()
+    for combo in combos:  # validate every combination before training any
+        params = {k: v for k, v in combo.items() if k not in RUN_GRID}
+        clf = HandClassifier(**{**config.params, **params})
+        clf.check_params()
+        clf.check_window_length(combo.get("window", prepared.splits.config.window))
+    windowed: dict[int, PreparedRun] = {}
     with folder_lock(out) as out:
         done = {(r["params"], r["seed"]) for r in _read_csv(out / "sweep.csv")}
         # a kill between a trial's two writes leaves its history without its row: drop it, the
@@ -202,7 +246,10 @@ def sweep(
                 key = (json.dumps(params, sort_keys=True), str(seed))
                 if key in done:
                     continue
-                result = train_and_score_on_dev(prepared, params, seed)
+                run = _windowed(prepared, params.get("window"), windowed)
+                family_params = {k: v for k, v in params.items() if k not in RUN_GRID}
+                result = train_and_score_on_dev(run, family_params, seed,
+                                                params.get("train_size", 1.0))
                 row = {"trial": i, "seed": seed, "params": key[0], **result}
                 history = [{"trial": i, "seed": seed, "params": key[0], **h}
                            for h in result["history"]]
@@ -215,7 +262,22 @@ def sweep(
         summary = summarise_sweep(_read_csv(out / "sweep.csv"))
         write_atomic(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
         plot_sweep(_read_csv(out / "sweep_history.csv"), summary, out / "sweep.png")
+        varied = [name for name, values in grid.items() if len(values) > 1]
+        if 1 <= len(varied) <= 2:
+            plot_grid(summary, varied, out / "sweep_grid.png")
     return summary
+
+
+def _windowed(prepared: PreparedRun, window: int | None,
+              cache: dict[int, PreparedRun]) -> PreparedRun:
+    """``prepared`` cut into windows of ``window`` steps (``None``: as it is), made once."""
+    if window is None or window == prepared.splits.config.window:
+        return prepared
+    if window not in cache:
+        config = replace(prepared.config, window=window)
+        splits = make_splits(prepared.dataset, config.window_config(), config.split, config.seed)
+        cache[window] = PreparedRun(config, prepared.dataset, splits, prepared.warnings)
+    return cache[window]
 
 
 def summarise_sweep(rows: list[dict]) -> list[dict]:
@@ -270,6 +332,60 @@ def plot_sweep(history: list[dict], summary: list[dict], path: Path) -> None:
     ax.set_ylabel("dev accuracy (mean over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_grid(summary: list[dict], varied: list[str], path: Path) -> None:
+    """Dev accuracy over the grid: against the parameter with a ±1 std band (over seeds) when
+    one parameter varies, a heat map of the mean (std in each cell) when two do."""
+    import matplotlib.pyplot as plt
+
+    from deepmouse.plots import save_figure
+
+    def axis_values(name: str) -> list:
+        values = {s["params"][name] for s in summary}
+        return sorted(values, key=lambda v: (isinstance(v, str), v))
+
+    cell = {tuple(s["params"][n] for n in varied): s for s in summary}
+    if len(varied) == 1:
+        (name,) = varied
+        xs = axis_values(name)
+        mean = np.array([cell[(x,)]["dev_accuracy_mean"] for x in xs])
+        std = np.array([cell[(x,)]["dev_accuracy_std"] for x in xs])
+        numeric = all(isinstance(x, int | float) for x in xs)
+        where = np.asarray(xs, float) if numeric else np.arange(len(xs))
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(where, mean, "o-")
+        ax.fill_between(where, mean - std, mean + std, alpha=0.25, label="± 1 std over seeds")
+        if numeric and min(xs) > 0 and max(xs) / min(xs) >= 16:
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(where, [str(x) for x in xs])
+        ax.set_xlabel(name)
+        ax.set_ylabel("dev accuracy (mean over seeds)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    else:
+        rows, cols = axis_values(varied[0]), axis_values(varied[1])
+        mean = np.full((len(rows), len(cols)), np.nan)
+        for i, r in enumerate(rows):
+            for j, c in enumerate(cols):
+                if (r, c) in cell:
+                    mean[i, j] = cell[(r, c)]["dev_accuracy_mean"]
+        fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 3, 0.8 * len(rows) + 2))
+        image = ax.imshow(mean, cmap="viridis", aspect="auto")
+        for i, r in enumerate(rows):
+            for j, c in enumerate(cols):
+                if (r, c) in cell:
+                    s = cell[(r, c)]
+                    ax.text(j, i, f"{s['dev_accuracy_mean']:.3f}\n±{s['dev_accuracy_std']:.3f}",
+                            ha="center", va="center", fontsize=8, color="white")
+        ax.set_xticks(range(len(cols)), [str(c) for c in cols])
+        ax.set_yticks(range(len(rows)), [str(r) for r in rows])
+        ax.set_xlabel(varied[1])
+        ax.set_ylabel(varied[0])
+        fig.colorbar(image, ax=ax, label="dev accuracy (mean over seeds)")
     fig.tight_layout()
     save_figure(fig, path)
 

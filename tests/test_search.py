@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
+import numpy as np
 import optuna
 import pytest
 from conftest import TINY
@@ -76,3 +78,45 @@ def test_tune_with_the_same_seed_on_a_new_study_draws_the_same_trials(synth_data
                                   storage=f"sqlite:///{tmp_path / name / 'optuna.db'}")
         drawn.append([t.params for t in study.trials])
     assert drawn[0] == drawn[1] and drawn[0][0] != drawn[0][1]
+
+
+def test_sweep_varies_the_window_and_the_amount_of_training_data(synth_dataset, tmp_path):
+    config = RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1})
+    summary = sweep(config, {"window": [50, 100], "train_size": [0.25, 1.0]}, [0], tmp_path)
+    assert {(s["params"]["window"], s["params"]["train_size"]) for s in summary} == {
+        (50, 0.25), (50, 1.0), (100, 0.25), (100, 1.0)}
+    rows = {(json.loads(r["params"])["window"], json.loads(r["params"])["train_size"]):
+            int(r["train_windows"]) for r in csv.DictReader(open(tmp_path / "sweep.csv"))}
+    assert rows[(50, 1.0)] > rows[(100, 1.0)]  # shorter windows: more of them
+    for window in (50, 100):
+        assert rows[(window, 0.25)] == pytest.approx(0.25 * rows[(window, 1.0)], abs=2)
+    assert (tmp_path / "sweep_grid.png").stat().st_size > 0  # the heat map of two parameters
+
+
+def test_a_one_parameter_sweep_draws_accuracy_against_it(synth_dataset, tmp_path):
+    config = RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1})
+    sweep(config, {"train_size": [0.5, 1.0]}, [0, 1], tmp_path)
+    assert (tmp_path / "sweep_grid.png").stat().st_size > 0
+
+
+def test_training_subset_is_a_share_of_each_hand_drawn_by_the_seed():
+    from deepmouse.search import training_subset
+
+    y = np.array([0] * 80 + [1] * 20)
+    kept = training_subset(y, 0.25, seed=3)
+    assert (np.bincount(y[kept]) == [20, 5]).all()
+    assert np.array_equal(kept, training_subset(y, 0.25, seed=3))
+    assert not np.array_equal(kept, training_subset(y, 0.25, seed=4))
+    assert np.array_equal(training_subset(y, 1.0, seed=3), np.arange(100))
+
+
+@pytest.mark.parametrize("grid, problem", [
+    ({"train_size": [0]}, "train_size"), ({"train_size": [1.5]}, "train_size"),
+    ({"train_size": ["all"]}, "train_size"), ({"window": [1]}, "window"),
+    ({"window": [0.5]}, "window"),
+])
+def test_bad_run_values_in_a_grid_are_refused_before_training(grid, problem, synth_dataset,
+                                                              tmp_path):
+    with pytest.raises(ValueError, match=problem):
+        sweep(RunConfig(dataset=str(synth_dataset), params=TINY), grid, [0], tmp_path)
+    assert not (tmp_path / "sweep.csv").exists()
