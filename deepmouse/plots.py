@@ -1,4 +1,5 @@
-"""Figures of a run: learning curves and the confusion matrix (matplotlib, no display needed).
+"""Figures of a run (learning curves, confusion matrix, reliability) and of a tuning study
+(matplotlib, no display needed).
 
 Every figure is drawn from data that is also saved in the run folder (``history.csv``,
 ``metrics.json``), so a report can redraw it.
@@ -99,5 +100,62 @@ def plot_reliability(metrics: dict, path: str | Path, title: str = "") -> Path:
     ax.legend(fontsize=7, loc="upper left")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_trials(accuracy: np.ndarray, path: str | Path) -> Path:
+    """Dev accuracy ``(n,)`` of each finished trial in order, and the best so far."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    number = np.arange(len(accuracy))
+    ax.plot(number, accuracy, "o", alpha=0.6, label="trial")
+    ax.plot(number, np.maximum.accumulate(accuracy), "-", label="best so far")
+    ax.set_xlabel("finished trial")
+    ax.set_ylabel("dev accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_importances(importances: dict[str, float], path: str | Path) -> Path:
+    """Horizontal bars of each parameter's importance (shares summing to 1)."""
+    names = sorted(importances, key=importances.get)
+    fig, ax = plt.subplots(figsize=(6, 0.5 * len(names) + 1.5))
+    ax.barh(names, [importances[n] for n in names])
+    ax.set_xlabel("importance for dev accuracy (fANOVA)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_surface(X: np.ndarray, accuracy: np.ndarray, labels: list[str], path: str | Path,
+                 resolution: int = 60) -> Path:
+    """A Gaussian-process fit of dev accuracy ``(n,)`` over two parameters ``X`` ``(n, 2)``:
+    its mean and its standard deviation side by side, with the trials on both."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    low, high = X.min(0), X.max(0)
+    span = np.where(high > low, high - low, 1.0)
+    unit = (X - low) / span  # the kernel's length scales are fitted on the unit square
+    kernel = ConstantKernel() * Matern(length_scale=[0.3, 0.3], nu=2.5) + WhiteKernel(1e-3)
+    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=3,
+                                  random_state=0).fit(unit, accuracy)
+    grid = np.linspace(0, 1, resolution)
+    gx, gy = np.meshgrid(grid, grid)
+    mean, std = gp.predict(np.column_stack([gx.ravel(), gy.ravel()]), return_std=True)
+    extent = (low[0], low[0] + span[0], low[1], low[1] + span[1])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, values, title in ((axes[0], mean, "dev accuracy (GP mean)"),
+                              (axes[1], std, "uncertainty (GP std)")):
+        image = ax.imshow(values.reshape(gx.shape), origin="lower", extent=extent,
+                          aspect="auto", cmap="viridis")
+        ax.scatter(X[:, 0], X[:, 1], c="white", edgecolors="black", s=25, label="trials")
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
+        ax.set_title(title)
+        fig.colorbar(image, ax=ax)
+    axes[0].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return save_figure(fig, path)

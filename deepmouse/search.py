@@ -492,7 +492,8 @@ def tune(
     Returns:
         ``{"study", "storage", "family", "fixed_params", "n_trials", "best_params",
         "best_dev_accuracy"}`` (also written to ``out/tune.json``, which ``deepmouse train
-        --params`` reads); ``n_trials`` counts the study's finished trials.
+        --params`` reads); ``n_trials`` counts the study's finished trials. The study's figures
+        go beside it (:func:`plot_tune`).
 
     Raises:
         FolderBusyError: another command is writing to ``out``.
@@ -547,4 +548,49 @@ def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | N
         "best_dev_accuracy": study.best_value,
     }
     write_atomic(out / "tune.json", json.dumps(summary, indent=2) + "\n")
+    plot_tune(study, out)
     return summary
+
+
+def tune_points(study) -> tuple[list[str], np.ndarray, np.ndarray, list[bool]]:
+    """The finished trials of ``study`` as arrays: parameter names, positions ``(n, p)`` (log10
+    of log-scaled parameters), dev accuracies ``(n,)``, and which parameters are log-scaled."""
+    from optuna.distributions import CategoricalDistribution
+
+    trials = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+    names = sorted({n for t in trials for n, d in t.distributions.items()
+                    if not isinstance(d, CategoricalDistribution)})
+    trials = [t for t in trials if all(n in t.params for n in names)]
+    logs = [bool(getattr(trials[0].distributions[n], "log", False)) if trials else False
+            for n in names]
+    X = np.array([[np.log10(t.params[n]) if log else float(t.params[n])
+                   for n, log in zip(names, logs, strict=True)] for t in trials]).reshape(
+        len(trials), len(names))
+    return names, X, np.array([t.value for t in trials]), logs
+
+
+def plot_tune(study, out: Path) -> list[Path]:
+    """Draw a study: ``tune_history.png`` (dev accuracy per trial and the best so far),
+    ``tune_importance.png`` (Optuna's parameter importances) and ``tune_surface.png`` (a
+    Gaussian-process fit of dev accuracy over the two most important parameters, its mean and
+    its uncertainty side by side, as DeepMouse drew its LSTM size × learning rate). A figure
+    the trials cannot support yet (too few, one parameter) is left out. Returns the paths
+    written."""
+    import optuna
+
+    from deepmouse.plots import plot_importances, plot_surface, plot_trials
+
+    names, X, accuracy, logs = tune_points(study)
+    written = []
+    if len(accuracy):
+        written.append(plot_trials(accuracy, out / "tune_history.png"))
+    importances: dict[str, float] = {}
+    if len(accuracy) >= 2 and len(names) >= 2 and np.ptp(accuracy) > 0:
+        importances = optuna.importance.get_param_importances(study, params=names)
+        written.append(plot_importances(importances, out / "tune_importance.png"))
+    if len(accuracy) >= 4 and len(names) >= 2:
+        pair = sorted(names, key=lambda n: -importances.get(n, 0.0))[:2]
+        columns = [names.index(n) for n in pair]
+        labels = [f"log10 {n}" if logs[i] else n for n, i in zip(pair, columns, strict=True)]
+        written.append(plot_surface(X[:, columns], accuracy, labels, out / "tune_surface.png"))
+    return written

@@ -120,3 +120,25 @@ def test_bad_run_values_in_a_grid_are_refused_before_training(grid, problem, syn
     with pytest.raises(ValueError, match=problem):
         sweep(RunConfig(dataset=str(synth_dataset), params=TINY), grid, [0], tmp_path)
     assert not (tmp_path / "sweep.csv").exists()
+
+
+def test_tune_draws_its_history_importances_and_response_surface(synth_dataset, tmp_path):
+    config = RunConfig(dataset=str(synth_dataset), window=50, params={"family": "svm"})
+    tune(config, 5, tmp_path)
+    for name in ("tune_history.png", "tune_importance.png", "tune_surface.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_tune_points_are_the_finished_trials_in_log_space_where_sampled_so():
+    from deepmouse.search import tune_points
+
+    study = optuna.create_study(direction="maximize")
+    space = {"C": optuna.distributions.FloatDistribution(1e-2, 1e3, log=True),
+             "gamma": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True)}
+    for C, gamma, value in ((1.0, 1e-3, 0.6), (100.0, 1e-2, 0.7)):
+        study.add_trial(optuna.trial.create_trial(params={"C": C, "gamma": gamma}, value=value,
+                                                  distributions=space))
+    names, X, accuracy, logs = tune_points(study)
+    assert names == ["C", "gamma"] and logs == [True, True]
+    np.testing.assert_allclose(X, [[0.0, -3.0], [2.0, -2.0]])
+    np.testing.assert_allclose(accuracy, [0.6, 0.7])
