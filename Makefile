@@ -16,9 +16,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The tests also run the MiniRocket baseline of benchmarks/accuracy.py (aeon).
+# The tests also run the MiniRocket baseline of benchmarks/accuracy.py (aeon) and tune workers
+# on a real PostgreSQL (its driver).
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,bench,postgres]'
 	touch $(TEST_STAMP)
 
 demo: $(STAMP)

@@ -394,6 +394,8 @@ def plot_grid(summary: list[dict], varied: list[str], path: Path) -> None:
 
 DEFAULT_STUDY = "deepmouse"
 """The Optuna study name when none is given (same name and storage: the same search)."""
+STORAGE_ATTEMPTS = 5
+"""Tries to open a storage that other workers are creating at the same moment."""
 HEARTBEAT_SECONDS = 10
 """How often a tuning worker tells the storage it is alive; a trial silent for three times this
 is taken for the trial of a dead worker."""
@@ -446,27 +448,35 @@ def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        # SQLite serialises writers: two local workers wait for each other instead of failing
-        engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
-        with warnings.catch_warnings():  # heartbeats are marked experimental; relied on here
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = RDBStorage(
-                storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=3 * HEARTBEAT_SECONDS,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
-        return optuna.create_study(
-            study_name=study_name,
-            storage=rdb,
-            direction="maximize",
-            load_if_exists=True,
-            sampler=trial_seeded_sampler(seed),
-        )
-    except Exception as exc:  # bad URL, missing driver, unreachable server
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if isinstance(exc, ImportError) and storage.startswith("postgresql"):
-            detail = "PostgreSQL needs its driver: pip install 'deepmouse[postgres]'"
-        raise ValueError(f"cannot open Optuna storage {storage!r}: {detail}") from None
+    # SQLite serialises writers: two local workers wait for each other instead of failing
+    engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental; relied on
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                rdb = RDBStorage(
+                    storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=3 * HEARTBEAT_SECONDS,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+            return optuna.create_study(
+                study_name=study_name,
+                storage=rdb,
+                direction="maximize",
+                load_if_exists=True,
+                sampler=trial_seeded_sampler(seed),
+            )
+        except Exception as exc:  # bad URL, missing driver, unreachable server
+            # workers starting together on a new database race to create its tables: the
+            # loser finds them made and tries again
+            if "already exists" in str(exc) and attempt < STORAGE_ATTEMPTS:
+                time.sleep(0.2 * attempt)
+                continue
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, ImportError) and storage.startswith("postgresql"):
+                detail = "PostgreSQL needs its driver: pip install 'deepmouse[postgres]'"
+            raise ValueError(f"cannot open Optuna storage {storage!r}: {detail}") from None
 
 
 def tune(
@@ -490,9 +500,10 @@ def tune(
         study: an already opened study (:func:`open_study`); overrides storage/study_name.
 
     Returns:
-        ``{"study", "storage", "family", "fixed_params", "n_trials", "best_params",
+        ``{"study", "storage", "family", "fixed_params", "n_trials", "ran_here", "best_params",
         "best_dev_accuracy"}`` (also written to ``out/tune.json``, which ``deepmouse train
-        --params`` reads); ``n_trials`` counts the study's finished trials. The study's figures
+        --params`` reads); ``n_trials`` counts the study's finished trials, ``ran_here`` lists
+        the numbers of those this call finished. The study's figures
         go beside it (:func:`plot_tune`).
 
     Raises:
@@ -524,9 +535,12 @@ def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | N
         study = open_study(storage or default_storage(out), study_name, config.seed)
     storage = storage or default_storage(out)
 
+    ran = []
+
     def objective(trial: optuna.Trial) -> float:
         params = family.search_space(trial)
         result = train_and_score_on_dev(prepared, params, config.seed)
+        ran.append(trial.number)
         trial.set_user_attr("dev_loss", result["dev_loss"])
         trial.set_user_attr("best_epoch", result["best_epoch"])
         trial.set_user_attr("seconds", result["seconds"])
@@ -544,6 +558,7 @@ def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | N
         "family": family.name,
         "fixed_params": {k: v for k, v in config.params.items() if k != "family"},
         "n_trials": finished_trials(study),
+        "ran_here": ran,
         "best_params": study.best_params,
         "best_dev_accuracy": study.best_value,
     }

@@ -7,6 +7,7 @@ subprocess in the tests that say so.
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from conftest import TINY_ARGS, assert_clean_error, cli, entry_point, write_csv
@@ -129,14 +130,9 @@ def test_demo_synthesises_trains_the_default_model_and_reports_the_test_split(tm
     assert "stroke-cnn: dev and test (chrono split)" in result.stdout
 
 
-def test_tune_on_postgresql_without_its_driver_names_the_extra(synth_dataset, tmp_path):
-    pytest.importorskip("optuna")
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("psycopg2 is installed")
+def test_tune_on_postgresql_without_its_driver_names_the_extra(synth_dataset, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed: import fails
     assert_clean_error(cli("tune", synth_dataset, "--model", "svm", "--trials", "1", "--storage",
                            "postgresql://nobody@127.0.0.1:1/none", "--out", tmp_path),
                        "pip install 'deepmouse[postgres]'")

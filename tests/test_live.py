@@ -320,6 +320,8 @@ def test_live_on_a_real_x_server(tiny: tuple[Path, Path],
         out = io.StringIO()
         last = run_live(tiny[0], seconds=2, hop=0.5, json_lines=True, out=out)
         lines = [json.loads(line) for line in out.getvalue().splitlines()]
-        assert len(lines) == 3  # windows ending at 1, 1.5 and 2 s
+        # windows ending at 1, 1.5 and (unless the clock passes 2 s first, on a loaded
+        # machine) 2 s
+        assert len(lines) in (2, 3)
         assert all(d["idle"] and d["p_left"] is None for d in lines)
         assert last is not None and last.decision is None and last.n_windows == 0
