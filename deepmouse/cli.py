@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from rich.table import Table
 
 from deepmouse.decision import DEFAULT_THRESHOLD
 from deepmouse.families import COMMON_PARAMETERS, DEFAULT_FAMILY, FAMILIES, MissingDependencyError
+from deepmouse.jsonio import dumps_strict
 from deepmouse.live import DEFAULT_HOP, DEFAULT_SPEED
 from deepmouse.recordings import DEFAULT_RATE
 from deepmouse.synth import DEFAULT_MINUTES, DEFAULT_SESSIONS
@@ -205,7 +205,7 @@ def data_inspect(
     config = WindowConfig(**given(window=window, rate=rate, idle_threshold=idle_threshold))
     report = inspect_data.inspect_dataset(dataset, config=config, out=out)
     if as_json:
-        print(json.dumps(report.to_dict()))
+        print(dumps_strict(report.to_dict()))
     else:
         inspect_data.print_report(report)
 
@@ -276,7 +276,7 @@ def record(
         summary = record_pointer(dataset, hand, position=position, on_sample=on_sample,
                                  **options)
     if as_json:
-        print(json.dumps(summary.to_dict()))
+        print(dumps_strict(summary.to_dict()))
         return
     for line in summary.lines():
         print(line)
@@ -373,7 +373,7 @@ def train(
     )
     result = run_with_progress(config, quiet=as_json, resume=resume)
     if as_json:
-        print(json.dumps(result.metrics))
+        print(dumps_strict(result.metrics))
         return
     show_run(result)
 
@@ -455,7 +455,7 @@ def evaluate(
         raise ValueError(f"--threshold must be in (0.5, 1), got {threshold:g}")
     metrics = evaluate_model(model, data, **given(split=split, threshold=threshold))
     if as_json:
-        print(json.dumps(metrics))
+        print(dumps_strict(metrics))
         return
     name = metrics["split"]
     console.print(metrics_table(escape(f"{model_path} on {dataset} ({name})"), {name: metrics}))
@@ -500,13 +500,13 @@ def sweep(
         summary = run_sweep(config, parsed, seed_list, out,
                             on_trial=lambda row: progress.advance(task))
     if as_json:
-        print(json.dumps(summary))
+        print(dumps_strict(summary))
         return
     table = Table(title=f"sweep on dev ({config.config.split} split), mean ± std over seeds")
     for column in ("params", "dev accuracy", "dev loss", "seeds"):
         table.add_column(column)
     for row in summary:
-        table.add_row(escape(json.dumps(row["params"])),
+        table.add_row(escape(dumps_strict(row["params"])),
                       f"{row['dev_accuracy_mean']:.3f} ± {row['dev_accuracy_std']:.3f}",
                       f"{row['dev_loss_mean']:.3f}", str(row["n_seeds"]))
     console.print(table)
@@ -553,12 +553,12 @@ def tune(
         result = run_tune(prepared, trials, out, storage=storage, study=opened,
                           on_trial=lambda row: progress.advance(task))
     if as_json:
-        print(json.dumps(result))
+        print(dumps_strict(result))
         return
     console.print(f"best dev accuracy {result['best_dev_accuracy']:.3f} after "
                   f"{result['n_trials']} trials in study '{escape(result['study'])}' "
                   f"({escape(result['storage'])})")
-    console.print("best parameters: " + escape(json.dumps(result["best_params"])))
+    console.print("best parameters: " + escape(dumps_strict(result["best_params"])))
     flags = " ".join(f"--param {k}={v:.4g}" if isinstance(v, float) else f"--param {k}={v}"
                      for k, v in result["best_params"].items())
     console.print(escape(f"train it: deepmouse train {dataset} --model {result['family']} "

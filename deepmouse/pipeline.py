@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 import warnings
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from deepmouse.atomic import write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
+from deepmouse.jsonio import dumps_strict
 from deepmouse.modelfile import save_model
 from deepmouse.recordings import Dataset, load_dataset
 from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
@@ -197,11 +197,11 @@ def train_run(
     }
     model_path = save_model(out / MODEL_FILE, clf, window_config, provenance, decision)
     write_atomic(out / "history.csv", history_csv(clf.history_))
-    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_atomic(out / "metrics.json", dumps_strict(metrics, indent=2) + "\n")
     config_dict = asdict(config) | {"family": clf.family,
                                     "resolved_params": clf.resolved_params(),
                                     "window_config": window_config.to_dict()}
-    write_atomic(out / "config.json", json.dumps(config_dict, indent=2) + "\n")
+    write_atomic(out / "config.json", dumps_strict(config_dict, indent=2) + "\n")
     if plots:
         from deepmouse.plots import plot_confusion, plot_curves, plot_reliability
 
