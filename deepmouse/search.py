@@ -30,6 +30,7 @@ import numpy as np
 from deepmouse.atomic import write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.evaluate import evaluate_windows
+from deepmouse.jsonio import dumps_strict
 from deepmouse.pipeline import PreparedRun, RunConfig, prepare_run
 
 SWEEP_COLUMNS = ["trial", "seed", "params", "best_epoch", "dev_accuracy", "dev_loss", "seconds"]
@@ -145,7 +146,7 @@ def sweep(
             if on_trial is not None:
                 on_trial(row)
     summary = summarise_sweep(_read_csv(out / "sweep.csv"))
-    write_atomic(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
+    write_atomic(out / "sweep.json", dumps_strict(summary, indent=2) + "\n")
     plot_sweep(_read_csv(out / "sweep_history.csv"), summary, out / "sweep.png")
     return summary
 
@@ -293,5 +294,5 @@ def tune(
         "best_params": study.best_params,
         "best_dev_accuracy": study.best_value,
     }
-    write_atomic(out / "tune.json", json.dumps(summary, indent=2) + "\n")
+    write_atomic(out / "tune.json", dumps_strict(summary, indent=2) + "\n")
     return summary
