@@ -101,6 +101,10 @@ def parse_params(items: list[str] | None) -> dict:
     return params
 
 
+UNDEFINED = "–"
+"""How a table shows a metric that has no value (``null`` in JSON)."""
+
+
 def metrics_table(title: str, rows: dict[str, dict]) -> Table:
     """A Rich table of metrics, one column per split/model."""
     table = Table(title=title)
@@ -109,7 +113,9 @@ def metrics_table(title: str, rows: dict[str, dict]) -> Table:
         table.add_column(name, justify="right")
 
     def fmt(value) -> str:
-        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+        if value is None:  # undefined (e.g. ROC AUC of one class), not zero
+            return UNDEFINED
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
 
     for key in ("accuracy", "roc_auc", "loss", "ece", "n_windows"):
         table.add_row(key, *(fmt(m.get(key)) for m in rows.values()))
@@ -119,7 +125,7 @@ def metrics_table(title: str, rows: dict[str, dict]) -> Table:
         table.add_row(f"mean-rule decision after {h} s", *cells)
 
     def sequential(key: str, part: str = "sequential") -> list[str]:
-        return [fmt(m[part][key]) if part in m else "-" for m in rows.values()]
+        return [fmt(m[part][key]) if part in m else UNDEFINED for m in rows.values()]
 
     if any("sequential" in m for m in rows.values()):
         threshold = next(m for m in rows.values() if "sequential" in m)["sequential"]["threshold"]
