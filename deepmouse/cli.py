@@ -79,6 +79,18 @@ def user_errors(func: Callable) -> Callable:
     return wrapper
 
 
+@contextlib.contextmanager
+def naming_model(path: Path) -> Iterator[None]:
+    """Put the model file's name in front of a non-finite score's message (the classifier
+    that raises it does not know which file it came from)."""
+    from deepmouse.classifier import NonFiniteScoreError
+
+    try:
+        yield
+    except NonFiniteScoreError as exc:
+        raise NonFiniteScoreError(f"{path}: {exc}") from None
+
+
 def show_warnings(messages: list[str]) -> None:
     for message in messages:
         err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
@@ -320,8 +332,9 @@ def live(
     """
     from deepmouse.live import run_live
 
-    run_live(model, seconds=seconds, replay=replay, json_lines=json_lines,
-             **given(speed=speed, hop=hop, threshold=threshold))
+    with naming_model(model):
+        run_live(model, seconds=seconds, replay=replay, json_lines=json_lines,
+                 **given(speed=speed, hop=hop, threshold=threshold))
 
 
 # --- train / evaluate -----------------------------------------------------------------------
@@ -459,7 +472,8 @@ def evaluate(
     data = load_dataset(dataset, require_both=False)
     if threshold is not None and not 0.5 < threshold < 1:
         raise ValueError(f"--threshold must be in (0.5, 1), got {threshold:g}")
-    metrics = evaluate_model(model, data, **given(split=split, threshold=threshold))
+    with naming_model(model_path):
+        metrics = evaluate_model(model, data, **given(split=split, threshold=threshold))
     if as_json:
         print(dumps_strict(metrics))
         return
