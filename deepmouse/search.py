@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,24 +37,52 @@ from deepmouse.pipeline import PreparedRun, RunConfig, prepare_run
 SWEEP_COLUMNS = ["trial", "seed", "params", "best_epoch", "dev_accuracy", "dev_loss", "seconds"]
 
 
+GRID_EXAMPLE = "expected NAME=V1,V2,... (e.g. lr=1e-3,1e-4)"
+
+
 def parse_grid(items: list[str]) -> dict[str, list]:
-    """``["lr=1e-3,1e-4", "batch_size=16,32"]`` → ``{"lr": [0.001, 0.0001], ...}``."""
+    """``["lr=1e-3,1e-4", "batch_size=16,32"]`` → ``{"lr": [0.001, 0.0001], ...}``.
+
+    Numbers are parsed (integers stay integers); dashes in names become underscores.
+
+    Raises:
+        ValueError: one line naming the entry and what was expected: a missing ``=``, a name
+            that is not a parameter name, an empty value, NaN or infinity, a name or a value
+            given twice (a value twice would train the same trial twice and count it as two
+            seeds).
+    """
     grid: dict[str, list] = {}
     for item in items:
         name, sep, values = item.partition("=")
-        if not sep or not values:
-            raise ValueError(f"grid entry {item!r}: expected NAME=V1,V2,... (e.g. lr=1e-3,1e-4)")
-        grid[name.strip().replace("-", "_")] = [_parse_value(v) for v in values.split(",")]
+        name = name.strip().replace("-", "_")
+        if not sep or not values.strip():
+            raise ValueError(f"grid entry {item!r}: {GRID_EXAMPLE}")
+        if not name.isidentifier():
+            raise ValueError(f"grid entry {item!r}: {name!r} is not a parameter name; "
+                             f"{GRID_EXAMPLE}")
+        if name in grid:
+            raise ValueError(f"grid entry {item!r}: {name} is given twice (list its values in "
+                             "one entry)")
+        parsed = [_parse_value(item, v) for v in values.split(",")]
+        for i, value in enumerate(parsed):
+            if value in parsed[:i]:
+                raise ValueError(f"grid entry {item!r}: the value {value!r} is given twice")
+        grid[name] = parsed
     return grid
 
 
-def _parse_value(text: str):
+def _parse_value(item: str, text: str) -> int | float | str:
     text = text.strip()
+    if not text:
+        raise ValueError(f"grid entry {item!r}: an empty value; {GRID_EXAMPLE}")
     for cast in (int, float):
         try:
-            return cast(text)
+            value = cast(text)
         except ValueError:
-            pass
+            continue
+        if not math.isfinite(value):
+            raise ValueError(f"grid entry {item!r}: NaN or infinity (expected finite numbers)")
+        return value
     return text
 
 
