@@ -15,7 +15,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from deepmouse.families import DEFAULT_FAMILY, FAMILIES, Family, FamilyState, get_family
+from deepmouse.families import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    MAX_SEED,
+    Family,
+    FamilyState,
+    get_family,
+)
 from deepmouse.windows import WindowConfig, fit_scale
 
 
@@ -67,6 +74,8 @@ def check_type(family: str, name: str, value, default) -> None:
     if not isinstance(value, allowed) or isinstance(value, bool):
         kind = "an integer" if whole else "a number"
         raise ValueError(f"{name} of the {family} family must be {kind}, got {value!r}")
+    if not np.isfinite(value):  # NaN passes every "must be > 0" check and poisons the fit
+        raise ValueError(f"{name} of the {family} family must be a finite number, got {value!r}")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -168,6 +177,8 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         defaults = family.parameters()
         for name, value in params.items():
             check_type(self.family, name, value, defaults[name])
+        if not 0 <= params["seed"] <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {params['seed']}")
         try:
             family.check_params(params)
         except TypeError as exc:  # a value of a type the family cannot compare or build with

@@ -32,6 +32,8 @@ DEFAULT_FAMILY = "stroke-cnn"
 
 COMMON_PARAMETERS: dict[str, Any] = {"seed": 0}
 """Parameters every family takes (``seed``: same seed and data, same model)."""
+MAX_SEED = 2**32 - 1
+"""The largest seed: NumPy's global seeding and scikit-learn take 32 bits."""
 
 
 class MissingDependencyError(ImportError):
