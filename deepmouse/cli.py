@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -62,17 +63,29 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def check_finite(options: dict) -> None:
+    """Refuse NaN and infinity in any float option: Click reads ``nan`` and ``inf`` as numbers,
+    and a NaN slips through every ``x > 0`` check below."""
+    for name, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"--{name.replace('_', '-')}: expected a finite number, got {value}")
+
+
 def user_errors(func: Callable) -> Callable:
     """Turn bad input into one line on stderr and exit status 2: DataError, ValueError,
-    OSError (unreadable or unwritable paths) and a missing optional package."""
+    OSError (unreadable or unwritable paths), a missing optional package, and a size too big
+    for the memory."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            check_finite(kwargs)
             return func(*args, **kwargs)
         except (ValueError, OSError, MissingDependencyError) as exc:
             text = str(exc).strip()
             raise fail(text.splitlines()[0] if text else type(exc).__name__) from None
+        except MemoryError as exc:
+            raise fail(f"not enough memory: {exc}".rstrip(": ")) from None
         except KeyboardInterrupt:
             raise fail("interrupted") from None
 
@@ -613,10 +626,14 @@ def demo(
     import shutil
 
     from deepmouse.pipeline import RunConfig
+    from deepmouse.recordings import read_dataset_info
     from deepmouse.synth import synthesize_dataset
 
     data_dir = out / "data"
-    if data_dir.exists():
+    if data_dir.exists():  # replace only what an earlier demo wrote, never the user's data
+        if not data_dir.is_dir() or read_dataset_info(data_dir).get("synthetic") is not True:
+            raise ValueError(f"{data_dir}: exists and is not a synthetic dataset; choose "
+                             "another --out")
         shutil.rmtree(data_dir)
     synth_options = given(minutes=minutes, seed=seed)
     console.print(f"[bold]1/3[/] synthetic dataset → {escape(str(data_dir))}")
