@@ -74,7 +74,8 @@ def check_type(family: str, name: str, value, default) -> None:
     if not isinstance(value, allowed) or isinstance(value, bool):
         kind = "an integer" if whole else "a number"
         raise ValueError(f"{name} of the {family} family must be {kind}, got {value!r}")
-    if not np.isfinite(value):  # NaN passes every "must be > 0" check and poisons the fit
+    # NaN passes every "must be > 0" check and poisons the fit (an integer is always finite)
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
         raise ValueError(f"{name} of the {family} family must be a finite number, got {value!r}")
 
 

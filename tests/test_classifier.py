@@ -181,6 +181,7 @@ def test_parameters_follow_the_family():
     ({"family": "svm", "C": float("inf")}, "C of the svm family must be a finite number"),
     ({"seed": -1}, r"seed must be an integer in \[0, 4294967295\]"),
     ({"seed": 2**32}, r"seed must be an integer in \[0, 4294967295\]"),
+    ({"seed": 2**70}, r"seed must be an integer in \[0, 4294967295\]"),
 ])
 def test_parameters_of_the_wrong_type_are_refused_by_name(params, message):
     with pytest.raises(ValueError, match=message):
