@@ -15,8 +15,20 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from deepmouse.families import DEFAULT_FAMILY, FAMILIES, Family, FamilyState, get_family
+from deepmouse.families import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    Family,
+    FamilyState,
+    get_family,
+)
 from deepmouse.windows import WindowConfig, fit_scale
+
+
+class NonFiniteScoreError(ValueError):
+    """A model scored a window as NaN or infinity: its weights are broken (e.g. a training run
+    that diverged, or a file whose numbers are not finite), so none of its outputs mean
+    anything."""
 
 
 def validate_windows(
@@ -242,7 +254,16 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         X, _ = validate_windows(X)
         if X.shape[1] != self.window_:
             raise ValueError(f"model expects windows of {self.window_} steps, got {X.shape[1]}")
-        return self.family_object().log_odds(self.state_, self._normalise(X))
+        z = self.family_object().log_odds(self.state_, self._normalise(X))
+        # every score passes here (predict_proba, predict, live, evaluate): a NaN would
+        # otherwise become a "probability" or an accuracy that means nothing
+        broken = int(np.count_nonzero(~np.isfinite(z)))
+        if broken:
+            raise NonFiniteScoreError(
+                f"the model scores {broken} of {len(z)} window(s) as NaN or infinity: its "
+                f"weights are broken (retrain it)"
+            )
+        return z
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """``(n_windows, 2)`` probabilities: column 0 right hand, column 1 left hand."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,6 +23,7 @@ from rich.table import Table
 
 from deepmouse.decision import DEFAULT_THRESHOLD
 from deepmouse.families import COMMON_PARAMETERS, DEFAULT_FAMILY, FAMILIES, MissingDependencyError
+from deepmouse.jsonio import dumps_strict
 from deepmouse.live import DEFAULT_HOP, DEFAULT_SPEED
 from deepmouse.recordings import DEFAULT_RATE
 from deepmouse.synth import DEFAULT_MINUTES, DEFAULT_SESSIONS
@@ -62,21 +63,45 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def check_finite(options: dict) -> None:
+    """Refuse NaN and infinity in any float option: Click reads ``nan`` and ``inf`` as numbers,
+    and a NaN slips through every ``x > 0`` check below."""
+    for name, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"--{name.replace('_', '-')}: expected a finite number, got {value}")
+
+
 def user_errors(func: Callable) -> Callable:
     """Turn bad input into one line on stderr and exit status 2: DataError, ValueError,
-    OSError (unreadable or unwritable paths) and a missing optional package."""
+    OSError (unreadable or unwritable paths), a missing optional package, and a size too big
+    for the memory."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            check_finite(kwargs)
             return func(*args, **kwargs)
         except (ValueError, OSError, MissingDependencyError) as exc:
             text = str(exc).strip()
             raise fail(text.splitlines()[0] if text else type(exc).__name__) from None
+        except MemoryError as exc:
+            raise fail(f"not enough memory: {exc}".rstrip(": ")) from None
         except KeyboardInterrupt:
             raise fail("interrupted") from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def naming_model(path: Path) -> Iterator[None]:
+    """Put the model file's name in front of a non-finite score's message (the classifier
+    that raises it does not know which file it came from)."""
+    from deepmouse.classifier import NonFiniteScoreError
+
+    try:
+        yield
+    except NonFiniteScoreError as exc:
+        raise NonFiniteScoreError(f"{path}: {exc}") from None
 
 
 def show_warnings(messages: list[str]) -> None:
@@ -101,6 +126,10 @@ def parse_params(items: list[str] | None) -> dict:
     return params
 
 
+UNDEFINED = "–"
+"""How a table shows a metric that has no value (``null`` in JSON)."""
+
+
 def metrics_table(title: str, rows: dict[str, dict]) -> Table:
     """A Rich table of metrics, one column per split/model."""
     table = Table(title=title)
@@ -109,7 +138,9 @@ def metrics_table(title: str, rows: dict[str, dict]) -> Table:
         table.add_column(name, justify="right")
 
     def fmt(value) -> str:
-        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+        if value is None:  # undefined (e.g. ROC AUC of one class), not zero
+            return UNDEFINED
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
 
     for key in ("accuracy", "roc_auc", "loss", "ece", "n_windows"):
         table.add_row(key, *(fmt(m.get(key)) for m in rows.values()))
@@ -119,7 +150,7 @@ def metrics_table(title: str, rows: dict[str, dict]) -> Table:
         table.add_row(f"mean-rule decision after {h} s", *cells)
 
     def sequential(key: str, part: str = "sequential") -> list[str]:
-        return [fmt(m[part][key]) if part in m else "-" for m in rows.values()]
+        return [fmt(m[part][key]) if part in m else UNDEFINED for m in rows.values()]
 
     if any("sequential" in m for m in rows.values()):
         threshold = next(m for m in rows.values() if "sequential" in m)["sequential"]["threshold"]
@@ -205,7 +236,7 @@ def data_inspect(
     config = WindowConfig(**given(window=window, rate=rate, idle_threshold=idle_threshold))
     report = inspect_data.inspect_dataset(dataset, config=config, out=out)
     if as_json:
-        print(json.dumps(report.to_dict()))
+        print(dumps_strict(report.to_dict()))
     else:
         inspect_data.print_report(report)
 
@@ -276,7 +307,7 @@ def record(
         summary = record_pointer(dataset, hand, position=position, on_sample=on_sample,
                                  **options)
     if as_json:
-        print(json.dumps(summary.to_dict()))
+        print(dumps_strict(summary.to_dict()))
         return
     for line in summary.lines():
         print(line)
@@ -314,8 +345,9 @@ def live(
     """
     from deepmouse.live import run_live
 
-    run_live(model, seconds=seconds, replay=replay, json_lines=json_lines,
-             **given(speed=speed, hop=hop, threshold=threshold))
+    with naming_model(model):
+        run_live(model, seconds=seconds, replay=replay, json_lines=json_lines,
+                 **given(speed=speed, hop=hop, threshold=threshold))
 
 
 # --- train / evaluate -----------------------------------------------------------------------
@@ -382,7 +414,7 @@ def train(
     )
     result = run_with_progress(config, quiet=as_json, resume=resume)
     if as_json:
-        print(json.dumps(result.metrics))
+        print(dumps_strict(result.metrics))
         return
     show_run(result)
 
@@ -462,9 +494,10 @@ def evaluate(
     data = load_dataset(dataset, require_both=False)
     if threshold is not None and not 0.5 < threshold < 1:
         raise ValueError(f"--threshold must be in (0.5, 1), got {threshold:g}")
-    metrics = evaluate_model(model, data, **given(split=split, threshold=threshold))
+    with naming_model(model_path):
+        metrics = evaluate_model(model, data, **given(split=split, threshold=threshold))
     if as_json:
-        print(json.dumps(metrics))
+        print(dumps_strict(metrics))
         return
     name = metrics["split"]
     console.print(metrics_table(escape(f"{model_path} on {dataset} ({name})"), {name: metrics}))
@@ -509,13 +542,13 @@ def sweep(
         summary = run_sweep(config, parsed, seed_list, out,
                             on_trial=lambda row: progress.advance(task))
     if as_json:
-        print(json.dumps(summary))
+        print(dumps_strict(summary))
         return
     table = Table(title=f"sweep on dev ({config.config.split} split), mean ± std over seeds")
     for column in ("params", "dev accuracy", "dev loss", "seeds"):
         table.add_column(column)
     for row in summary:
-        table.add_row(escape(json.dumps(row["params"])),
+        table.add_row(escape(dumps_strict(row["params"])),
                       f"{row['dev_accuracy_mean']:.3f} ± {row['dev_accuracy_std']:.3f}",
                       f"{row['dev_loss_mean']:.3f}", str(row["n_seeds"]))
     console.print(table)
@@ -565,12 +598,12 @@ def tune(
         result = run_tune(prepared, trials, out, storage=storage, study=opened,
                           on_trial=lambda row: progress.advance(task))
     if as_json:
-        print(json.dumps(result))
+        print(dumps_strict(result))
         return
     console.print(f"best dev accuracy {result['best_dev_accuracy']:.3f} after "
                   f"{result['n_trials']} trials in study '{escape(result['study'])}' "
                   f"({escape(result['storage'])})")
-    console.print("best parameters: " + escape(json.dumps(result["best_params"])))
+    console.print("best parameters: " + escape(dumps_strict(result["best_params"])))
     console.print(escape(f"train it: deepmouse train {dataset} --params {out / 'tune.json'}"))
 
 
@@ -602,10 +635,14 @@ def demo(
     import shutil
 
     from deepmouse.pipeline import RunConfig
+    from deepmouse.recordings import read_dataset_info
     from deepmouse.synth import synthesize_dataset
 
     data_dir = out / "data"
-    if data_dir.exists():
+    if data_dir.exists():  # replace only what an earlier demo wrote, never the user's data
+        if not data_dir.is_dir() or read_dataset_info(data_dir).get("synthetic") is not True:
+            raise ValueError(f"{data_dir}: exists and is not a synthetic dataset; choose "
+                             "another --out")
         shutil.rmtree(data_dir)
     synth_options = given(minutes=minutes, seed=seed)
     console.print(f"[bold]1/3[/] synthetic dataset → {escape(str(data_dir))}")

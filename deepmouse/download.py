@@ -34,6 +34,7 @@ from pathlib import Path
 import platformdirs
 import pooch
 
+from deepmouse.jsonio import dumps_strict
 from deepmouse.recordings import CLASS_NAMES, DEFAULT_SCREEN, RECORDING_SUFFIXES, DataError
 
 __all__ = [
@@ -355,7 +356,7 @@ def download_dataset(name: str, dest: str | os.PathLike | None = None) -> Path:
             else:
                 _fetch_from_network(spec, f, target)
         (tmp / INFO_FILE).write_text(
-            json.dumps(spec.info(), indent=2) + "\n", encoding="utf-8"
+            dumps_strict(spec.info(), indent=2) + "\n", encoding="utf-8"
         )
         _fsync_tree(tmp)
         _move_into_place(spec, tmp, dest)

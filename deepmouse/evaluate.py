@@ -95,17 +95,24 @@ def decision_accuracy(
     return out
 
 
-def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+def expected_calibration_error(
+    p: np.ndarray, y: np.ndarray, bins: int = CALIBRATION_BINS
+) -> float | None:
     """Mean |predicted - observed frequency| over equal-width bins of P(left) ``p`` ``(n,)``,
-    weighted by the bins' sizes; ``y`` ``(n,)`` is 1 for the left hand."""
+    weighted by the bins' sizes; ``y`` ``(n,)`` is 1 for the left hand (``None`` when empty)."""
     return ece_of(reliability(p, y, bins))
 
 
-def ece_of(points: list[dict]) -> float:
-    """ECE from reliability points: their |p_mean - observed|, weighted by their ``n``."""
+def ece_of(points: list[dict]) -> float | None:
+    """ECE from reliability points: their |p_mean - observed|, weighted by their ``n``.
+
+    ``None`` without points: no prediction has no calibration error (0 would claim a perfect
+    one)."""
     total = sum(point["n"] for point in points)
+    if not total:
+        return None
     return float(sum(point["n"] * abs(point["p_mean"] - point["observed"]) for point in points)
-                 / total) if total else 0.0
+                 / total)
 
 
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict]:

@@ -17,7 +17,6 @@ recorded one hand so far can still look at it) and returns an :class:`InspectRep
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deepmouse.atomic import write_atomic
+from deepmouse.jsonio import dumps_strict
 from deepmouse.recordings import (
     CLASS_NAMES,
     DataError,
@@ -315,7 +315,7 @@ def _draw(
     data["scale"] = None if scale is None else np.asarray(scale).tolist()
     data["report"] = report.to_dict()
     report.data_path = out_dir / "inspect.json"
-    write_atomic(report.data_path, json.dumps(data))
+    write_atomic(report.data_path, dumps_strict(data))
 
 
 def _histogram(values: np.ndarray, bins: int = 60) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,6 @@ One streaming code path serves the live cursor and the replay of a recording:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -38,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Protocol
 import numpy as np
 
 from deepmouse.decision import SequentialDecision
+from deepmouse.jsonio import dumps_strict
 from deepmouse.recordings import CLASS_NAMES, DataError, read_recording
 
 if TYPE_CHECKING:
@@ -445,7 +445,7 @@ def run_live(
                 for t, x, y in samples:
                     for update in predictor.push(t, x, y):
                         last = update
-                        out.write(json.dumps(update.to_dict()) + "\n")
+                        out.write(dumps_strict(update.to_dict()) + "\n")
                         out.flush()
             except KeyboardInterrupt:
                 pass

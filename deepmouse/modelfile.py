@@ -40,6 +40,7 @@ from deepmouse.atomic import atomic_path
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import DecisionModel
 from deepmouse.families import FAMILIES, FamilyState, MissingDependencyError, get_family
+from deepmouse.jsonio import dumps_strict, loads_strict
 from deepmouse.recordings import CLASS_NAMES, DataError
 from deepmouse.windows import MAX_GRID_RATE, MAX_WINDOW, WindowConfig
 
@@ -131,7 +132,7 @@ def save_model(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"deepmouse": json.dumps(meta)})
+        save_file(tensors, str(tmp), metadata={"deepmouse": dumps_strict(meta)})
     return path
 
 
@@ -209,10 +210,6 @@ def check_tensors(path: Path, tensors: dict[str, np.ndarray], version: int) -> N
                              f"{None if scale is None else scale.tolist()}")
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def read_metadata(path: str | os.PathLike) -> dict:
     """The ``deepmouse`` metadata of a model file (no tensors loaded)."""
     from safetensors import safe_open
@@ -230,7 +227,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if raw is None:
         raise ModelFileError(f"{path}: a safetensors file, but not a deepmouse model (no metadata)")
     try:
-        meta = json.loads(raw, parse_constant=_refuse_constant)
+        meta = loads_strict(raw)
     except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"{path}: corrupt deepmouse metadata ({exc})") from None
     if not isinstance(meta, dict):

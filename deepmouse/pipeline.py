@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 import warnings
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from deepmouse.atomic import folder_lock, staged_files, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
+from deepmouse.jsonio import dumps_strict
 from deepmouse.modelfile import save_model
 from deepmouse.recordings import Dataset, load_dataset
 from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
@@ -204,8 +204,8 @@ def _train_into(
     with staged_files(out) as stage:  # all of the run's files, or (full disk) none of them
         save_model(stage / MODEL_FILE, clf, window_config, provenance, decision)
         write_atomic(stage / "history.csv", history_csv(clf.history_))
-        write_atomic(stage / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        write_atomic(stage / "config.json", json.dumps(config_dict, indent=2) + "\n")
+        write_atomic(stage / "metrics.json", dumps_strict(metrics, indent=2) + "\n")
+        write_atomic(stage / "config.json", dumps_strict(config_dict, indent=2) + "\n")
         if plots:
             from deepmouse.plots import plot_confusion, plot_curves, plot_reliability
 

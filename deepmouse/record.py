@@ -17,7 +17,6 @@ and writes ``t,x,y`` lines (with a header) into ``DATASET/<hand>/<UTC start time
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import threading
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from deepmouse.atomic import WriteError, write_atomic
+from deepmouse.jsonio import dumps_strict
 from deepmouse.pointer import MAX_RATE, PointerError, Position, StopSignals, pointer, poll
 from deepmouse.recordings import (
     CLASS_NAMES,
@@ -127,7 +127,7 @@ def update_dataset_info(dataset: Path, recording: Path, device: str | None, rate
             info["device"] = device
         else:
             info["device"] = "mixed"
-    write_atomic(dataset / "dataset.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+    write_atomic(dataset / "dataset.json", dumps_strict(info, indent=2, sort_keys=True) + "\n")
 
 
 class _Writer(threading.Thread):

@@ -22,7 +22,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
-import json
 import math
 import os
 import stat
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from deepmouse.atomic import write_atomic
+from deepmouse.jsonio import loads_strict
 
 CLASS_NAMES: tuple[str, str] = ("right", "left")
 """Class names by index: 0 = right, 1 = left."""
@@ -594,7 +594,7 @@ def read_dataset_info(root: str | os.PathLike) -> dict:
         raise DataError(f"{info_path}: larger than {MAX_INFO_BYTES:,} bytes (expected a small "
                         "JSON object: device, screen size, notes)")
     try:
-        info = json.loads(raw.decode("utf-8"))
+        info = loads_strict(raw)
     except RecursionError:
         raise DataError(f"{info_path}: not valid JSON (nested too deeply)") from None
     except ValueError as exc:  # bad UTF-8, bad JSON, an integer of thousands of digits

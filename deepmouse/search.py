@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -36,6 +37,7 @@ import numpy as np
 from deepmouse.atomic import folder_lock, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.evaluate import evaluate_windows
+from deepmouse.jsonio import dumps_strict, loads_strict
 from deepmouse.pipeline import PreparedRun, RunConfig, prepare_run
 from deepmouse.windows import WindowConfig, make_splits
 
@@ -49,24 +51,52 @@ HISTORY_COLUMNS = ["trial", "seed", "params", "epoch", "train_loss", "train_accu
                    "dev_accuracy"]
 
 
+GRID_EXAMPLE = "expected NAME=V1,V2,... (e.g. lr=1e-3,1e-4)"
+
+
 def parse_grid(items: list[str]) -> dict[str, list]:
-    """``["lr=1e-3,1e-4", "batch_size=16,32"]`` → ``{"lr": [0.001, 0.0001], ...}``."""
+    """``["lr=1e-3,1e-4", "batch_size=16,32"]`` → ``{"lr": [0.001, 0.0001], ...}``.
+
+    Numbers are parsed (integers stay integers); dashes in names become underscores.
+
+    Raises:
+        ValueError: one line naming the entry and what was expected: a missing ``=``, a name
+            that is not a parameter name, an empty value, NaN or infinity, a name or a value
+            given twice (a value twice would train the same trial twice and count it as two
+            seeds).
+    """
     grid: dict[str, list] = {}
     for item in items:
         name, sep, values = item.partition("=")
-        if not sep or not values:
-            raise ValueError(f"grid entry {item!r}: expected NAME=V1,V2,... (e.g. lr=1e-3,1e-4)")
-        grid[name.strip().replace("-", "_")] = [_parse_value(v) for v in values.split(",")]
+        name = name.strip().replace("-", "_")
+        if not sep or not values.strip():
+            raise ValueError(f"grid entry {item!r}: {GRID_EXAMPLE}")
+        if not name.isidentifier():
+            raise ValueError(f"grid entry {item!r}: {name!r} is not a parameter name; "
+                             f"{GRID_EXAMPLE}")
+        if name in grid:
+            raise ValueError(f"grid entry {item!r}: {name} is given twice (list its values in "
+                             "one entry)")
+        parsed = [_parse_value(item, v) for v in values.split(",")]
+        for i, value in enumerate(parsed):
+            if value in parsed[:i]:
+                raise ValueError(f"grid entry {item!r}: the value {value!r} is given twice")
+        grid[name] = parsed
     return grid
 
 
-def _parse_value(text: str):
+def _parse_value(item: str, text: str) -> int | float | str:
     text = text.strip()
+    if not text:
+        raise ValueError(f"grid entry {item!r}: an empty value; {GRID_EXAMPLE}")
     for cast in (int, float):
         try:
-            return cast(text)
+            value = cast(text)
         except ValueError:
-            pass
+            continue
+        if not math.isfinite(value):
+            raise ValueError(f"grid entry {item!r}: NaN or infinity (expected finite numbers)")
+        return value
     return text
 
 
@@ -94,7 +124,7 @@ def read_params_file(path: str | Path) -> dict:
     if path.stat().st_size > MAX_PARAMS_FILE:
         raise DataError(f"{path}: a parameters file larger than {MAX_PARAMS_FILE} bytes")
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_refuse_constant)
+        data = loads_strict(path.read_bytes())
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: not a JSON parameters file ({detail})") from None
@@ -115,10 +145,6 @@ def read_params_file(path: str | Path) -> dict:
             raise DataError(f"{path}: parameter {name!r} must be a number or a string, got "
                             f"{json.dumps(value)[:60]}")
     return ({"family": family} if family is not None else {}) | params
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def train_and_score_on_dev(prepared: PreparedRun, params: dict, seed: int,
@@ -260,7 +286,7 @@ def sweep(
                 if on_trial is not None:
                     on_trial(row)
         summary = summarise_sweep(_read_csv(out / "sweep.csv"))
-        write_atomic(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
+        write_atomic(out / "sweep.json", dumps_strict(summary, indent=2) + "\n")
         plot_sweep(_read_csv(out / "sweep_history.csv"), summary, out / "sweep.png")
         varied = [name for name, values in grid.items() if len(values) > 1]
         if 1 <= len(varied) <= 2:
@@ -562,7 +588,7 @@ def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | N
         "best_params": study.best_params,
         "best_dev_accuracy": study.best_value,
     }
-    write_atomic(out / "tune.json", json.dumps(summary, indent=2) + "\n")
+    write_atomic(out / "tune.json", dumps_strict(summary, indent=2) + "\n")
     plot_tune(study, out)
     return summary
 

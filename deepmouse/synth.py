@@ -42,7 +42,6 @@ recording, and files byte for byte.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from deepmouse.atomic import write_atomic
+from deepmouse.jsonio import dumps_strict
 from deepmouse.recordings import (
     CLASS_NAMES,
     DEFAULT_RATE,
@@ -416,5 +416,5 @@ def synthesize_dataset(
         ),
         "files": files,
     }
-    write_atomic(dest / "dataset.json", json.dumps(info, indent=2) + "\n")
+    write_atomic(dest / "dataset.json", dumps_strict(info, indent=2) + "\n")
     return dest

@@ -24,6 +24,13 @@ from torch import nn
 
 from deepmouse.atomic import atomic_path
 
+MAX_LR = 1.0
+"""Adam moves every weight by up to about ``lr`` a step: beyond 1 nothing is learned, and
+beyond float32's range the optimiser cannot even hold the value."""
+MAX_THREADS = 1024
+"""A generous cap: more threads only slow these small networks down, and OpenMP aborts the whole
+process when it cannot create as many as asked for."""
+
 
 @dataclass
 class TrainConfig:
@@ -58,16 +65,16 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 < self.lr <= MAX_LR:
+            raise ValueError(f"lr must be in (0, {MAX_LR:g}], got {self.lr}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1, got {self.patience}")
         if not 0.0 <= self.augment < 1.0:
             raise ValueError(f"augment must be in [0, 1), got {self.augment}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise ValueError(f"threads must be in [1, {MAX_THREADS}], got {self.threads}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -313,6 +320,9 @@ def train_model(
         if stop:
             break
 
+    if not result.best_state:  # every epoch's dev loss was NaN or infinite
+        raise ValueError("training diverged: the dev loss was never a finite number (try a "
+                         "lower learning rate or smaller penalties)")
     net.load_state_dict(copy.deepcopy(result.best_state))
     net.eval()
     return result

@@ -177,6 +177,11 @@ def test_parameters_follow_the_family():
     ({"seed": True}, "seed of the stroke-cnn family must be an integer"),
     ({"family": "svm", "C": "x"}, "C of the svm family must be a number"),
     ({"family": "svm", "gamma": "x"}, "gamma must be scale, auto or a number"),
+    ({"family": "gru", "l1": float("nan")}, "l1 of the gru family must be a finite number"),
+    ({"family": "svm", "C": float("inf")}, "C of the svm family must be a finite number"),
+    ({"seed": -1}, r"seed must be an integer in \[0, 4294967295\]"),
+    ({"seed": 2**32}, r"seed must be an integer in \[0, 4294967295\]"),
+    ({"seed": 2**70}, r"seed must be an integer in \[0, 4294967295\]"),
 ])
 def test_parameters_of_the_wrong_type_are_refused_by_name(params, message):
     with pytest.raises(ValueError, match=message):

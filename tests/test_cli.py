@@ -159,3 +159,29 @@ def test_evaluate_reports_the_sequential_decision_and_the_change_of_hand(tiny_ru
     assert stricter["threshold"] == 0.99 and stricter["decided"] <= sequential["decided"]
     assert_clean_error(cli("evaluate", path, synth_dataset, "--threshold", "0.4"),
                        "--threshold must be in (0.5, 1)")
+
+
+def test_nan_and_infinity_in_an_option_are_refused_by_name(tmp_path):
+    assert_clean_error(cli("train", tmp_path, "--lr", "nan"), "--lr: expected a finite number")
+    assert_clean_error(cli("data", "synth", tmp_path / "d", "--minutes", "inf"),
+                       "--minutes: expected a finite number, got inf")
+    assert_clean_error(cli("live", tmp_path, "--hop", "-inf"), "--hop: expected a finite number")
+    assert not (tmp_path / "d").exists()
+
+
+def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch):
+    import deepmouse.synth
+
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 1.00 PiB for an array")
+
+    monkeypatch.setattr(deepmouse.synth, "synthesize_dataset", too_big)
+    assert_clean_error(cli("data", "synth", tmp_path / "d"),
+                       "not enough memory: Unable to allocate 1.00 PiB")
+
+
+def test_demo_never_deletes_a_data_folder_it_did_not_write(tmp_path):
+    mine = write_csv(tmp_path / "data" / "left" / "mine.csv", ["1,2", "3,4"])
+    assert_clean_error(cli("demo", "--out", tmp_path, "--minutes", "1"),
+                       "is not a synthetic dataset; choose another --out")
+    assert mine.is_file()

@@ -63,3 +63,21 @@ def test_checkpoint_of_other_settings_is_refused(tmp_path):
     ckpt.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="unreadable checkpoint"):
         _train(_config(epochs=2), ckpt)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"lr": 1e300}, r"lr must be in \(0, 1\]"),
+    ({"lr": 0.0}, r"lr must be in \(0, 1\]"),
+    ({"threads": 100_000}, r"threads must be in \[1, 1024\]"),
+])
+def test_settings_that_cannot_train_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        _config(**settings)
+
+
+def test_a_run_whose_dev_loss_is_never_finite_says_it_diverged(monkeypatch):
+    import deepmouse.train
+
+    monkeypatch.setattr(deepmouse.train, "_loss_and_accuracy", lambda logits, y: (np.nan, 0.5))
+    with pytest.raises(ValueError, match="training diverged"):
+        _train(_config(epochs=2))

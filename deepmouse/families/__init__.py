@@ -12,6 +12,7 @@ from deepmouse.families.base import (
     COMMON_PARAMETERS,
     DEFAULT_FAMILY,
     FAMILIES,
+    MAX_SEED,
     Family,
     FamilyState,
     MissingDependencyError,
@@ -21,6 +22,6 @@ from deepmouse.families.base import (
 )
 
 __all__ = [
-    "COMMON_PARAMETERS", "DEFAULT_FAMILY", "FAMILIES", "Family", "FamilyState",
+    "COMMON_PARAMETERS", "DEFAULT_FAMILY", "FAMILIES", "MAX_SEED", "Family", "FamilyState",
     "MissingDependencyError", "get_family", "register", "unregister",
 ]

@@ -32,6 +32,8 @@ DEFAULT_FAMILY = "stroke-cnn"
 
 COMMON_PARAMETERS: dict[str, Any] = {"seed": 0}
 """Parameters every family takes (``seed``: same seed and data, same model)."""
+MAX_SEED = 2**32 - 1
+"""The largest seed: NumPy's global seeding and scikit-learn take 32 bits."""
 
 
 class MissingDependencyError(ImportError):
@@ -103,6 +105,8 @@ class Family:
             raise ValueError(f"parameters of the {self.name} family: {'; '.join(parts)}")
         for name, value in params.items():
             check_type(self.name, name, value, defaults[name])
+        if not 0 <= params["seed"] <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {params['seed']}")
         try:
             self.check_params(params)
         except TypeError as exc:  # a value of a type the family cannot compare or build with
@@ -167,8 +171,9 @@ def check_type(family: str, name: str, value, default) -> None:
     if not isinstance(value, allowed) or isinstance(value, bool):
         kind = "an integer" if whole else "a number"
         raise ValueError(f"{name} of the {family} family must be {kind}, got {value!r}")
-    if not np.isfinite(float(value)):
-        raise ValueError(f"{name} of the {family} family must be finite, got {value!r}")
+    # NaN passes every "must be > 0" check and poisons the fit (an integer is always finite)
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        raise ValueError(f"{name} of the {family} family must be a finite number, got {value!r}")
 
 
 def _is_number(value) -> bool:
