@@ -14,8 +14,9 @@ resumes, and measures what the kill lost and what it made the job do twice:
   random moment between its first checkpoint and the time an uninterrupted run of the same
   command took to finish, then run again with ``--resume``. **Lost**: the resumed model's
   probabilities on every window differ from the uninterrupted run's (bit for bit), or its
-  per-epoch history does. **Epochs recomputed**: epochs in the checkpoint just before the kill
-  less epochs in it after.
+  per-epoch history does. **Epochs recomputed**: epochs done before the kill (those in the
+  checkpoint just before it, or all of them once the run folder is complete) less the epochs
+  the resumed run skips (those in the checkpoint left by the kill).
 - ``sweep``: killed after a random number of finished rows of ``sweep.csv`` plus a random
   delay of up to one trial's time, then run again. **Lost**: rows on disk at the kill missing
   or changed afterwards, and history rows missing; **repeated**: duplicate (params, seed) rows
@@ -311,10 +312,13 @@ def train_trials(n: int, rng: random.Random, work: Path, data: Path) -> tuple[li
         killed_wall = time.time()
         running = kill(proc)
         held = checkpoint_epoch(checkpoint)
+        # the model file appears only once the run folder is complete: every epoch was done
+        complete = (out / "model.safetensors").is_file()
+        done = TRAIN_EPOCHS if complete else (seen or 0)
         again = run(["train", data, "--out", out, *TRAIN_ARGS, "--resume"])
         entry = {"kill_after_first_checkpoint_s": delay, "running_at_kill": running,
-                 "epochs_seen_before_kill": seen, "epochs_in_checkpoint": held,
-                 "rerun_error": error_line(again)}
+                 "epochs_seen_before_kill": seen, "run_complete_at_kill": complete,
+                 "epochs_in_checkpoint": held, "rerun_error": error_line(again)}
         if again.returncode == 0:
             p, history = model_outputs(out, data)
             entry["probabilities_equal"] = bool(np.array_equal(p, expected_p))
@@ -322,9 +326,15 @@ def train_trials(n: int, rng: random.Random, work: Path, data: Path) -> tuple[li
             entry["history_equal"] = history == expected_history
         entry["lost"] = int(not (entry.get("probabilities_equal")
                                  and entry.get("history_equal")))
-        entry["epochs_recomputed"] = max(0, (seen or 0) - (held or 0))
-        entry["epochs_trained_on_resume"] = TRAIN_EPOCHS - (held or 0) if running else 0
-        entry["work_lost_s"] = killed_wall - last_write if running and last_write else 0.0
+        # --resume continues after the checkpoint's epochs, or trains from the first without one
+        entry["epochs_trained_on_resume"] = TRAIN_EPOCHS - (held or 0)
+        entry["epochs_recomputed"] = max(0, done - (held or 0)) if running else 0
+        if not running:
+            entry["work_lost_s"] = 0.0
+        elif held is not None and last_write is not None:
+            entry["work_lost_s"] = killed_wall - last_write
+        else:  # no checkpoint left: the whole training is done again (epochs_recomputed)
+            entry["work_lost_s"] = None
         trials.append(entry)
     return trials, {"kill_window_s": window, "windows": len(expected_p)}
 
@@ -504,7 +514,8 @@ def tune_trials(n: int, rng: random.Random, work: Path, data: Path) -> tuple[lis
 FIGURES = {
     "record": ["lost_s", "partial_lines", "kill_after_s", "samples"],
     "train": ["lost", "epochs_recomputed", "probabilities_max_abs_diff", "work_lost_s",
-              "epochs_in_checkpoint", "kill_after_first_checkpoint_s"],
+              "epochs_in_checkpoint", "epochs_trained_on_resume",
+              "kill_after_first_checkpoint_s"],
     "sweep": ["lost", "repeated", "rows_lost", "rows_missing", "rows_repeated", "history_lost",
               "history_missing", "history_repeated", "summary_max_abs_diff", "work_lost_s",
               "rows_at_kill", "kill_delay_s"],
