@@ -29,9 +29,9 @@ from deepmouse.atomic import folder_lock, staged_files, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
-from deepmouse.jsonio import dumps_strict
+from deepmouse.jsonio import dumps_strict, loads_strict
 from deepmouse.modelfile import save_model
-from deepmouse.recordings import Dataset, load_dataset
+from deepmouse.recordings import DataError, Dataset, load_dataset
 from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
 
 MODEL_FILE = "model.safetensors"
@@ -85,6 +85,25 @@ class RunResult:
     classifier: HandClassifier
 
 
+def _finished_run(out: Path, config_dict: dict, checksum: str) -> RunResult | None:
+    """The run already complete in ``out`` for this very configuration and dataset, or
+    ``None``: what ``--resume`` returns, without training again, for a run killed after its
+    files were in place."""
+    from deepmouse.modelfile import load_model
+    from deepmouse.report import read_run
+
+    try:
+        run = read_run(out)
+        model = load_model(out / MODEL_FILE)
+    except DataError:
+        return None
+    same = run["config"] == loads_strict(dumps_strict(config_dict))
+    if not same or model.provenance.get("dataset_checksum") != checksum:
+        return None
+    return RunResult(out, out / MODEL_FILE, run["metrics"], run["history"],
+                     run["metrics"]["windows"], model.classifier)
+
+
 def history_csv(history: list[dict]) -> str:
     buf = io.StringIO()
     columns = ["epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy", "seconds"]
@@ -132,7 +151,8 @@ def train_run(
 
     While training, ``checkpoint.safetensors`` in the run folder is updated after every epoch;
     with ``resume=True`` an interrupted run continues from it (same result as without the
-    interruption). It is removed once the run folder is complete.
+    interruption). It is removed once the run folder is complete; ``resume=True`` on a run
+    folder already complete for the same configuration and dataset returns it as it is.
 
     Raises:
         DataError: bad dataset (see :mod:`deepmouse.recordings`, :mod:`deepmouse.windows`).
@@ -155,9 +175,16 @@ def _train_into(
     split_warnings = list(prepared.warnings)
     window_config = splits.config
     clf = config.classifier()
+    config_dict = asdict(config) | {"family": clf.family,
+                                    "resolved_params": clf.resolved_params(),
+                                    "window_config": window_config.to_dict()}
     checkpoint = out / CHECKPOINT_FILE
     if not resume:
         checkpoint.unlink(missing_ok=True)
+    elif not checkpoint.is_file():  # killed after its last checkpoint was removed?
+        finished = _finished_run(out, config_dict, dataset.checksum)
+        if finished is not None:
+            return finished
     start = time.perf_counter()
     clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch, checkpoint)
     train_seconds = time.perf_counter() - start
@@ -198,9 +225,6 @@ def _train_into(
         "best_epoch": clf.best_epoch_,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    config_dict = asdict(config) | {"family": clf.family,
-                                    "resolved_params": clf.resolved_params(),
-                                    "window_config": window_config.to_dict()}
     with staged_files(out) as stage:  # all of the run's files, or (full disk) none of them
         save_model(stage / MODEL_FILE, clf, window_config, provenance, decision)
         write_atomic(stage / "history.csv", history_csv(clf.history_))

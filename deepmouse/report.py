@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from deepmouse.atomic import write_atomic
+from deepmouse.jsonio import loads_strict
 from deepmouse.recordings import DataError
 
 RUN_FILES = ("metrics.json", "config.json", "history.csv")
@@ -28,9 +29,9 @@ def read_run(folder: str | Path) -> dict:
     if missing:
         raise DataError(f"{folder}: not a run folder (missing {', '.join(missing)})")
     try:
-        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        metrics = loads_strict((folder / "metrics.json").read_bytes())
+        config = loads_strict((folder / "config.json").read_bytes())
+    except (ValueError, RecursionError) as exc:
         raise DataError(f"{folder}: corrupt run file ({exc})") from None
     with open(folder / "history.csv", newline="", encoding="utf-8") as fh:
         history = [

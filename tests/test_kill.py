@@ -179,3 +179,23 @@ def test_a_lock_held_by_a_killed_process_does_not_block_the_folder(tmp_path):
     holder.kill()
     holder.wait(10)
     assert not holds_lock(out)
+
+
+def test_resume_of_a_run_killed_after_it_was_complete_does_not_train_again(synth_dataset,
+                                                                            tmp_path):
+    """A kill between the last file moved into place and the process exit leaves no
+    checkpoint: --resume finds the run complete for the same settings and keeps it."""
+    from conftest import TINY
+
+    from deepmouse.pipeline import train_run
+
+    config = RunConfig(dataset=str(synth_dataset), out=str(tmp_path / "run"), params=TINY)
+    first = train_run(config, plots=False)
+    model_bytes = first.model_path.read_bytes()
+    epochs = []
+    again = train_run(config, on_epoch=epochs.append, plots=False, resume=True)
+    assert epochs == [] and again.model_path.read_bytes() == model_bytes
+    assert again.metrics == first.metrics and again.history == first.history
+    other = RunConfig(**{**config.__dict__, "seed": 1})
+    train_run(other, on_epoch=epochs.append, plots=False, resume=True)
+    assert len(epochs) == TINY["epochs"]  # other settings: trained
