@@ -68,7 +68,8 @@ class PostgresServer:
             return os.environ["DEEPMOUSE_PG_URL"]
         binaries = postgres_bin()
         assert binaries is not None
-        self.folder = Path(tempfile.mkdtemp(prefix="deepmouse-pg-"))
+        # in /tmp, which the postgres user can enter whatever TMPDIR says
+        self.folder = Path(tempfile.mkdtemp(prefix="deepmouse-pg-", dir="/tmp"))
         if os.geteuid() == 0:  # PostgreSQL will not run as root
             shutil.chown(self.folder, "postgres")
             self.command_prefix = ["runuser", "-u", "postgres", "--"]

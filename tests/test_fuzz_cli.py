@@ -325,7 +325,7 @@ def test_parse_grid_gives_a_grid_or_one_line_saying_what_was_expected(items: lis
         grid = parse_grid(items)
     except ValueError as exc:
         message = str(exc)
-        assert "\n" not in message and message.startswith("grid entry"), message
+        assert "\n" not in message and message.startswith("--grid "), message
         assert "expected" in message or "twice" in message, message
         return
     assert len(grid) == len(items)

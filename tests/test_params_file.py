@@ -56,8 +56,8 @@ def test_a_params_file_of_another_family_than_model_is_one_line(synth_dataset, t
     (b'{"C": NaN}', "NaN"),
     (b'{"C": Infinity}', "Infinity"),
     (b"[1, 2]", "expected a JSON object"),
-    (b'{"C": [1, 2]}', "'C' must be a number or a string"),
-    (b'{"C": true}', "'C' must be a number or a string"),
+    (b'{"C": [1, 2]}', "'C' must be a number, a string or null"),
+    (b'{"C": true}', "'C' must be a number, a string or null"),
     (b'{"best_params": 3}', "best_params"),
     (b'{"family": 7, "C": 1}', "family must be a string"),
     (b"[" * 100_000, "not a JSON"),
@@ -98,3 +98,9 @@ def test_read_params_file_gives_parameters_or_one_line_naming_the_file(content,
     assert all(isinstance(k, str) for k in params)
     assert all(v is None or isinstance(v, int | float | str) and not isinstance(v, bool)
                for v in params.values())
+
+
+def test_a_bad_param_option_is_named_as_such(synth_dataset):
+    for value, problem in (("lr", "expected NAME=VALUE"), ("lr=nan", "NaN")):
+        assert_clean_error(cli("train", synth_dataset, "--param", value, *TINY_ARGS),
+                           f"--param '{value}'", problem)

@@ -142,3 +142,11 @@ def test_tune_points_are_the_finished_trials_in_log_space_where_sampled_so():
     assert names == ["C", "gamma"] and logs == [True, True]
     np.testing.assert_allclose(X, [[0.0, -3.0], [2.0, -2.0]])
     np.testing.assert_allclose(accuracy, [0.6, 0.7])
+
+
+def test_a_second_sweep_in_the_same_folder_summarises_its_own_grid(synth_dataset, tmp_path):
+    config = RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1})
+    sweep(config, {"lr": [1e-2, 1e-3]}, [0], tmp_path)
+    summary = sweep(config, {"batch_size": [8, 16]}, [0], tmp_path)
+    assert [sorted(s["params"]) for s in summary] == [["batch_size"], ["batch_size"]]
+    assert json.loads((tmp_path / "sweep.json").read_text()) == summary
