@@ -1,5 +1,5 @@
 # make demo: create .venv, install, run the demo on built-in synthetic data.
-# make test: create .venv, install with dev and bench extras, run the whole test suite.
+# make test: create .venv, install with the dev, bench and postgres extras, run the whole test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

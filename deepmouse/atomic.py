@@ -100,19 +100,22 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
     try:
         yield folder
     finally:
-        lock.release()
+        # while still holding the lock, so that no other process can have taken it
         if created and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
             (folder / LOCK_FILE).unlink(missing_ok=True)
             folder.rmdir()
+        lock.release()
 
 
 @contextlib.contextmanager
-def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
+def staged_files(folder: str | os.PathLike, replaces: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a hidden staging folder inside ``folder`` for a set of files that belong together.
 
     When the block ends, every file written to the staging folder is moved into ``folder``
-    (renames, which need no disk space); if it raises (a full disk halfway through), the staging
-    folder is removed and ``folder``'s previous files are left exactly as they were.
+    (renames, which need no disk space), and the files named in ``replaces`` that the block did
+    not write are removed (they belonged to the previous set); if it raises (a full disk halfway
+    through), the staging folder is removed and ``folder``'s previous files are left as they
+    were.
     """
     import shutil
 
@@ -121,7 +124,10 @@ def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
     stage.mkdir(parents=True)
     try:
         yield stage
-        for staged in sorted(stage.iterdir()):
-            os.replace(staged, Path(folder) / staged.name)
+        written = {staged.name for staged in stage.iterdir()}
+        for name in sorted(written):
+            os.replace(stage / name, Path(folder) / name)
+        for name in set(replaces) - written:
+            (Path(folder) / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -119,7 +119,7 @@ def parse_params(items: list[str] | None) -> dict:
     from deepmouse.search import parse_grid
 
     params = {}
-    for name, values in parse_grid(items or []).items():
+    for name, values in parse_grid(items or [], option="--param").items():
         if len(values) != 1:
             raise ValueError(f"--param {name}: expected one value, got {len(values)}")
         params[name] = values[0]
@@ -589,8 +589,9 @@ def tune(
     config = RunConfig(dataset=str(dataset), params=given(family=model, epochs=epochs),
                        **given(window=window, split=split, seed=seed))
     prepared = prepare_run(config)
-    storage = storage or default_storage(out)
-    out.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
+    if storage is None:
+        storage = default_storage(out)
+        out.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
     opened = open_study(storage, seed=config.seed, **given(study_name=study))
     with Progress(console=err_console, disable=as_json) as progress:
         task = progress.add_task("tune", total=trials,

@@ -36,6 +36,9 @@ from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
 
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
+RUN_FILES = (MODEL_FILE, "history.csv", "metrics.json", "config.json", "curves.png",
+             "confusion.png", "reliability.png")
+"""Every file a run writes in its folder (a new run replaces all of them)."""
 
 
 @dataclass
@@ -95,13 +98,13 @@ def _finished_run(out: Path, config_dict: dict, checksum: str) -> RunResult | No
     try:
         run = read_run(out)
         model = load_model(out / MODEL_FILE)
-    except DataError:
+        same = run["config"] == loads_strict(dumps_strict(config_dict))
+        if not same or model.provenance.get("dataset_checksum") != checksum:
+            return None
+        return RunResult(out, out / MODEL_FILE, run["metrics"], run["history"],
+                         dict(run["metrics"]["windows"]), model.classifier)
+    except (DataError, KeyError, TypeError, ValueError):  # not a whole run: train it again
         return None
-    same = run["config"] == loads_strict(dumps_strict(config_dict))
-    if not same or model.provenance.get("dataset_checksum") != checksum:
-        return None
-    return RunResult(out, out / MODEL_FILE, run["metrics"], run["history"],
-                     run["metrics"]["windows"], model.classifier)
 
 
 def history_csv(history: list[dict]) -> str:
@@ -225,7 +228,7 @@ def _train_into(
         "best_epoch": clf.best_epoch_,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with staged_files(out) as stage:  # all of the run's files, or (full disk) none of them
+    with staged_files(out, replaces=RUN_FILES) as stage:  # all of the run's files, or none
         save_model(stage / MODEL_FILE, clf, window_config, provenance, decision)
         write_atomic(stage / "history.csv", history_csv(clf.history_))
         write_atomic(stage / "metrics.json", dumps_strict(metrics, indent=2) + "\n")

@@ -33,11 +33,14 @@ def read_run(folder: str | Path) -> dict:
         config = loads_strict((folder / "config.json").read_bytes())
     except (ValueError, RecursionError) as exc:
         raise DataError(f"{folder}: corrupt run file ({exc})") from None
-    with open(folder / "history.csv", newline="", encoding="utf-8") as fh:
-        history = [
-            {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
-            for row in csv.DictReader(fh)
-        ]
+    try:
+        with open(folder / "history.csv", newline="", encoding="utf-8") as fh:
+            history = [
+                {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(fh)
+            ]
+    except (ValueError, TypeError) as exc:  # a cell that is not a number, a short row
+        raise DataError(f"{folder / 'history.csv'}: corrupt run file ({exc})") from None
     return {"name": str(folder), "metrics": metrics, "config": config, "history": history}
 
 

@@ -52,12 +52,14 @@ HISTORY_COLUMNS = ["trial", "seed", "params", "epoch", "train_loss", "train_accu
 
 
 GRID_EXAMPLE = "expected NAME=V1,V2,... (e.g. lr=1e-3,1e-4)"
+PARAM_EXAMPLE = "expected NAME=VALUE (e.g. lr=1e-3)"
 
 
-def parse_grid(items: list[str]) -> dict[str, list]:
+def parse_grid(items: list[str], option: str = "--grid") -> dict[str, list]:
     """``["lr=1e-3,1e-4", "batch_size=16,32"]`` → ``{"lr": [0.001, 0.0001], ...}``.
 
     Numbers are parsed (integers stay integers); dashes in names become underscores.
+    ``option`` names the command-line option the entries came from, for the messages.
 
     Raises:
         ValueError: one line naming the entry and what was expected: a missing ``=``, a name
@@ -65,37 +67,38 @@ def parse_grid(items: list[str]) -> dict[str, list]:
             given twice (a value twice would train the same trial twice and count it as two
             seeds).
     """
+    example = GRID_EXAMPLE if option == "--grid" else PARAM_EXAMPLE
     grid: dict[str, list] = {}
     for item in items:
         name, sep, values = item.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not values.strip():
-            raise ValueError(f"grid entry {item!r}: {GRID_EXAMPLE}")
+            raise ValueError(f"{option} {item!r}: {example}")
         if not name.isidentifier():
-            raise ValueError(f"grid entry {item!r}: {name!r} is not a parameter name; "
-                             f"{GRID_EXAMPLE}")
+            raise ValueError(f"{option} {item!r}: {name!r} is not a parameter name; "
+                             f"{example}")
         if name in grid:
-            raise ValueError(f"grid entry {item!r}: {name} is given twice (list its values in "
+            raise ValueError(f"{option} {item!r}: {name} is given twice (list its values in "
                              "one entry)")
-        parsed = [_parse_value(item, v) for v in values.split(",")]
+        parsed = [_parse_value(f"{option} {item!r}", example, v) for v in values.split(",")]
         for i, value in enumerate(parsed):
             if value in parsed[:i]:
-                raise ValueError(f"grid entry {item!r}: the value {value!r} is given twice")
+                raise ValueError(f"{option} {item!r}: the value {value!r} is given twice")
         grid[name] = parsed
     return grid
 
 
-def _parse_value(item: str, text: str) -> int | float | str:
+def _parse_value(where: str, example: str, text: str) -> int | float | str:
     text = text.strip()
     if not text:
-        raise ValueError(f"grid entry {item!r}: an empty value; {GRID_EXAMPLE}")
+        raise ValueError(f"{where}: an empty value; {example}")
     for cast in (int, float):
         try:
             value = cast(text)
         except ValueError:
             continue
         if not math.isfinite(value):
-            raise ValueError(f"grid entry {item!r}: NaN or infinity (expected finite numbers)")
+            raise ValueError(f"{where}: NaN or infinity (expected finite numbers)")
         return value
     return text
 
@@ -142,7 +145,7 @@ def read_params_file(path: str | Path) -> dict:
     params = {k: v for k, v in params.items() if k != "family"}
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, int | float | str | None):
-            raise DataError(f"{path}: parameter {name!r} must be a number or a string, got "
+            raise DataError(f"{path}: parameter {name!r} must be a number, a string or null, got "
                             f"{json.dumps(value)[:60]}")
     return ({"family": family} if family is not None else {}) | params
 
@@ -285,9 +288,13 @@ def sweep(
                             SWEEP_COLUMNS)
                 if on_trial is not None:
                     on_trial(row)
-        summary = summarise_sweep(_read_csv(out / "sweep.csv"))
+        # the folder may hold the trials of an earlier grid: summarise this one's
+        this_grid = {json.dumps(params, sort_keys=True) for params in combos}
+        summary = summarise_sweep([r for r in _read_csv(out / "sweep.csv")
+                                   if r["params"] in this_grid])
         write_atomic(out / "sweep.json", dumps_strict(summary, indent=2) + "\n")
-        plot_sweep(_read_csv(out / "sweep_history.csv"), summary, out / "sweep.png")
+        plot_sweep([r for r in _read_csv(out / "sweep_history.csv") if r["params"] in this_grid],
+                   summary, out / "sweep.png")
         varied = [name for name, values in grid.items() if len(values) > 1]
         if 1 <= len(varied) <= 2:
             plot_grid(summary, varied, out / "sweep_grid.png")
@@ -476,11 +483,16 @@ def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # SQLite serialises writers: two local workers wait for each other instead of failing
     engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
+    from sqlalchemy.exc import DBAPIError
+
     attempt = 0
     while True:
         attempt += 1
+        rdb = None
         try:
-            with warnings.catch_warnings():  # heartbeats are marked experimental; relied on
+            # heartbeats are marked experimental since Optuna 2.8 without changing; the warning
+            # would be noise in every command's output
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 rdb = RDBStorage(
                     storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
@@ -496,7 +508,10 @@ def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
         except Exception as exc:  # bad URL, missing driver, unreachable server
             # workers starting together on a new database race to create its tables: the
             # loser finds them made and tries again
-            if "already exists" in str(exc) and attempt < STORAGE_ATTEMPTS:
+            if (isinstance(exc, DBAPIError) and "already exists" in str(exc)
+                    and attempt < STORAGE_ATTEMPTS):
+                if rdb is not None:
+                    rdb.engine.dispose()
                 time.sleep(0.2 * attempt)
                 continue
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -576,7 +591,8 @@ def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | N
 
     missing = n_trials - finished_trials(study)
     if missing > 0:  # other workers may finish some of them: stop when the study holds n_trials
-        study.optimize(objective, n_trials=missing,
+        # a trial whose training diverges (or scores NaN) fails alone; the study goes on
+        study.optimize(objective, n_trials=missing, catch=(ValueError,),
                        callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
     summary = {
         "study": study.study_name,
@@ -623,8 +639,9 @@ def plot_tune(study, out: Path) -> list[Path]:
 
     names, X, accuracy, logs = tune_points(study)
     written = []
-    if len(accuracy):
-        written.append(plot_trials(accuracy, out / "tune_history.png"))
+    every = np.array([t.value for t in study.get_trials(deepcopy=False) if t.value is not None])
+    if len(every):
+        written.append(plot_trials(every, out / "tune_history.png"))
     importances: dict[str, float] = {}
     if len(accuracy) >= 2 and len(names) >= 2 and np.ptp(accuracy) > 0:
         importances = optuna.importance.get_param_importances(study, params=names)

@@ -183,7 +183,7 @@ def resample(rec: Recording, rate: float) -> np.ndarray:
 
     Recordings without timestamps (headerless ``x,y``) are taken as already uniform. The grid is
     interpolated a block at a time from the samples around the block only: the same numbers as
-    one ``np.interp`` over the whole grid, without its full-length temporaries.
+    one ``np.interp`` over the whole grid, without np.interp's full-length temporaries.
     """
     if not rec.has_time:
         return rec.xy

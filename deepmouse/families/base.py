@@ -154,9 +154,10 @@ class Family:
 
 
 def check_type(family: str, name: str, value, default) -> None:
-    """Refuse a value whose type cannot stand for ``default``'s: a number where the default is
-    a number (an integer where it is an integer or ``None``), never a bool; a string where it
-    is a string."""
+    """Refuse a value whose type cannot stand for ``default``'s: a finite number where the
+    default is a number (an integer where it is an integer or ``None``), never a bool; a string
+    or a number where it is a string (``svm``'s ``gamma`` is ``"scale"`` or a number, which the
+    family's own check bounds)."""
     if isinstance(default, str):
         if not isinstance(value, str) and not _is_number(value):
             raise ValueError(f"{name} of the {family} family must be a string, got {value!r}")
