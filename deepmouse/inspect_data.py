@@ -17,6 +17,7 @@ recorded one hand so far can still look at it) and returns an :class:`InspectRep
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deepmouse.atomic import write_atomic
+from deepmouse.atomic import FolderBusyError, folder_lock, write_atomic
 from deepmouse.jsonio import dumps_strict
 from deepmouse.recordings import (
     CLASS_NAMES,
@@ -189,11 +190,15 @@ def inspect_dataset(
     )
     if figures:
         out_dir = Path(out) if out is not None else dataset.root / "inspect"
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DataError(f"{out_dir}: cannot create the output folder: {exc.strerror}") from None
-        _draw(report, dataset, per_rec, scale, out_dir)
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(folder_lock(out_dir))
+            except FolderBusyError:
+                raise
+            except OSError as exc:
+                raise DataError(f"{out_dir}: cannot create the output folder: "
+                                f"{exc.strerror}") from None
+            _draw(report, dataset, per_rec, scale, out_dir)
     return report
 
 

@@ -57,10 +57,13 @@ def _refuse_constant(name: str) -> None:
 
 
 def loads_strict(text: str | bytes) -> Any:
-    """``json.loads`` that refuses the bare words ``NaN``, ``Infinity`` and ``-Infinity``.
+    """``json.loads`` that refuses the bare words ``NaN``, ``Infinity`` and ``-Infinity``, and
+    bytes that are not UTF-8 (``json.loads`` would guess UTF-16 or drop a byte-order mark).
 
     Raises:
-        ValueError: not strict JSON (bytes that are not UTF-8 included).
+        ValueError: not strict JSON.
         RecursionError: nested too deeply.
     """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
     return json.loads(text, parse_constant=_refuse_constant)
