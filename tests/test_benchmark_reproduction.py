@@ -19,17 +19,25 @@ def bench():
     return load_benchmark("deepmouse_reproduction")
 
 
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    """3 minutes of synthetic data, one session per hand: a few dozen windows a split."""
+    from deepmouse.synth import synthesize_dataset
+
+    return synthesize_dataset(tmp_path_factory.mktemp("repro") / "data", minutes=3, seed=3)
+
+
 def run(bench, capsys, *args) -> tuple[dict, str]:
     assert bench.main([*map(str, args), "--quick", "--json"]) == 0
     out = capsys.readouterr()
     return json.loads(out.out), out.err
 
 
-def test_deepmouse_rows_share_windows_and_differ_in_scale(bench, synth_dataset, tmp_path,
+def test_deepmouse_rows_share_windows_and_differ_in_scale(bench, small_dataset, tmp_path,
                                                           capsys):
     """Both deepmouse rows train on the same windows; only the scaling differs; the JSON report
     has every field, also in --out."""
-    report, _ = run(bench, capsys, "--data", synth_dataset, "--splits", "chrono",
+    report, _ = run(bench, capsys, "--data", small_dataset, "--splits", "chrono",
                     "--runs", "lstm,lstm-fixed", "--out", tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["results"] == report["results"]
     learned, fixed = report["results"]
@@ -61,21 +69,21 @@ def test_fixed_scale_classifier_divides_by_deepmouse_constants(bench):
     np.testing.assert_allclose(HandClassifier("lstm", **params).fit(X, y).scale_, fit_scale(X))
 
 
-def test_without_keras_the_keras_rows_are_skipped_and_said_so(bench, synth_dataset,
+def test_without_keras_the_keras_rows_are_skipped_and_said_so(bench, small_dataset,
                                                               monkeypatch, capsys):
     monkeypatch.setattr(bench, "import_keras", lambda: None)
-    report, err = run(bench, capsys, "--data", synth_dataset, "--splits", "chrono",
+    report, err = run(bench, capsys, "--data", small_dataset, "--splits", "chrono",
                       "--runs", "keras")
     assert report["results"] == []
     assert "pip install" in err and any("Keras rows skipped" in n for n in report["notes"])
 
 
-def test_keras_row(bench, synth_dataset, capsys):
+def test_keras_row(bench, small_dataset, capsys):
     """DeepMouse's Keras network trains on the same windows, with DeepMouse's constants, and
     its LSTM on the fused kernel computes what Keras's own loop does."""
     if bench.import_keras() is None:
         pytest.skip("keras not installed (pip install -e .[keras])")
-    report, _ = run(bench, capsys, "--data", synth_dataset, "--splits", "chrono",
+    report, _ = run(bench, capsys, "--data", small_dataset, "--splits", "chrono",
                     "--runs", "keras")
     (row,) = report["results"]
     assert FIELDS <= set(row) and row["implementation"] == "keras"
