@@ -204,7 +204,7 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_windows(X, y)
         self.check_window_length(X.shape[1])
         self.check_available()
-        self.scale_ = fit_scale(X)
+        self.scale_ = self._learn_scale(X)
         self.classes_ = np.array([0, 1])
         self.window_ = X.shape[1]
         dev = None
@@ -240,6 +240,12 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         clf.window_ = int(window)
         clf._set_state(clf.family_object().restore(state, resolved))
         return clf
+
+    def _learn_scale(self, X: np.ndarray) -> np.ndarray:
+        """Per-axis normalisation constants ``(2,)`` for training windows ``X``: the train
+        split's std of the movement (:func:`~deepmouse.windows.fit_scale`). A subclass may return
+        fixed constants instead (benchmarks/deepmouse_reproduction.py divides by DeepMouse's)."""
+        return fit_scale(X)
 
     def _set_state(self, state: FamilyState) -> None:
         self.state_ = state
