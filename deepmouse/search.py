@@ -483,7 +483,7 @@ def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # SQLite serialises writers: two local workers wait for each other instead of failing
     engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, IntegrityError
 
     attempt = 0
     while True:
@@ -506,10 +506,11 @@ def open_study(storage: str, study_name: str = DEFAULT_STUDY, seed: int = 0):
                 sampler=trial_seeded_sampler(seed),
             )
         except Exception as exc:  # bad URL, missing driver, unreachable server
-            # workers starting together on a new database race to create its tables: the
-            # loser finds them made and tries again
-            if (isinstance(exc, DBAPIError) and "already exists" in str(exc)
-                    and attempt < STORAGE_ATTEMPTS):
+            # workers starting together on a new database race to create its tables and
+            # stamp its schema version: the loser finds them made and tries again
+            racing = isinstance(exc, IntegrityError) or (
+                isinstance(exc, DBAPIError) and "already exists" in str(exc))
+            if racing and attempt < STORAGE_ATTEMPTS:
                 if rdb is not None:
                     rdb.engine.dispose()
                 time.sleep(0.2 * attempt)

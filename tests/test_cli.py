@@ -78,7 +78,7 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, bad_dataset):
     assert_clean_error(cli("train", short, "--split", "bogus"), "unknown split")
     assert_clean_error(cli("train", short, "--model", "svm", "--epochs", "3"),
                        "the svm family takes no parameter epochs")
-    assert_clean_error(cli("train", short, "--param", "C"), "expected NAME=V1,V2")
+    assert_clean_error(cli("train", short, "--param", "C"), "--param 'C'", "expected NAME=VALUE")
     assert_clean_error(cli("train", short, "--param", "hidden=abc"),
                        "hidden of the stroke-cnn family must be an integer")
 
