@@ -7,6 +7,7 @@ Every figure is drawn from data that is also saved in the run folder (``history.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -133,6 +134,7 @@ def plot_surface(X: np.ndarray, accuracy: np.ndarray, labels: list[str], path: s
                  resolution: int = 60) -> Path:
     """A Gaussian-process fit of dev accuracy ``(n,)`` over two parameters ``X`` ``(n, 2)``:
     its mean and its standard deviation side by side, with the trials on both."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
@@ -140,8 +142,10 @@ def plot_surface(X: np.ndarray, accuracy: np.ndarray, labels: list[str], path: s
     span = np.where(high > low, high - low, 1.0)
     unit = (X - low) / span  # the kernel's length scales are fitted on the unit square
     kernel = ConstantKernel() * Matern(length_scale=[0.3, 0.3], nu=2.5) + WhiteKernel(1e-3)
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=3,
-                                  random_state=0).fit(unit, accuracy)
+    with warnings.catch_warnings():  # a few dozen noisy trials often pin a length scale or the
+        warnings.simplefilter("ignore", ConvergenceWarning)  # noise level at a bound
+        gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=3,
+                                      random_state=0).fit(unit, accuracy)
     grid = np.linspace(0, 1, resolution)
     gx, gy = np.meshgrid(grid, grid)
     mean, std = gp.predict(np.column_stack([gx.ravel(), gy.ravel()]), return_std=True)
