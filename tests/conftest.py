@@ -142,3 +142,17 @@ def shared_data() -> Path:
 
 def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def finished_trials(storage: str, study: str = "deepmouse") -> dict[int, tuple[dict, float]]:
+    """The finished trials of an Optuna study by number: (parameters, dev accuracy); empty
+    while the study or its database is not created yet."""
+    import optuna
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        loaded = optuna.load_study(study_name=study, storage=storage)
+    except (KeyError, OperationalError):  # not created yet, or the database being created
+        return {}
+    states = (optuna.trial.TrialState.COMPLETE,)
+    return {t.number: (t.params, t.value) for t in loaded.get_trials(states=states)}

@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pytest
-from conftest import assert_clean_error, cli, entry_point, start_entry_point
+from conftest import assert_clean_error, cli, entry_point, finished_trials, start_entry_point
 
 from deepmouse.atomic import LOCK_FILE
 from deepmouse.pipeline import RunConfig
@@ -110,17 +109,10 @@ def json_key(params: dict) -> str:
 
 
 def complete_trials(out: Path) -> dict[int, tuple[dict, float]]:
-    storage = f"sqlite:///{out / 'optuna.db'}"
+    """The finished trials of the study a tune into ``out`` keeps in its default SQLite file."""
     if not (out / "optuna.db").is_file():
         return {}
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        study = optuna.load_study(study_name="deepmouse", storage=storage)
-    except (KeyError, OperationalError):  # not created yet, or the database busy being created
-        return {}
-    states = (optuna.trial.TrialState.COMPLETE,)
-    return {t.number: (t.params, t.value) for t in study.get_trials(states=states)}
+    return finished_trials(f"sqlite:///{out / 'optuna.db'}")
 
 
 @pytest.mark.slow

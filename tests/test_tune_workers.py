@@ -10,9 +10,8 @@ import random
 import time
 from pathlib import Path
 
-import optuna
 import pytest
-from conftest import start_entry_point
+from conftest import finished_trials, start_entry_point
 from postgres import PostgresServer, require_postgres
 
 TRIALS = 4
@@ -32,18 +31,6 @@ def postgres_url():
         yield url
 
 
-def finished(storage: str, study: str = "shared") -> dict[int, tuple[dict, float]]:
-    """The study's finished trials by number: (parameters, dev accuracy)."""
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        study = optuna.load_study(study_name=study, storage=storage)
-    except (KeyError, OperationalError):  # not created yet
-        return {}
-    states = (optuna.trial.TrialState.COMPLETE,)
-    return {t.number: (t.params, t.value) for t in study.get_trials(states=states)}
-
-
 def wait_for(procs) -> list[dict]:
     outputs = []
     for proc in procs:
@@ -54,7 +41,7 @@ def wait_for(procs) -> list[dict]:
 
 
 def assert_one_study_without_repeats(storage: str, ran: list[list[int]]) -> None:
-    trials = finished(storage)
+    trials = finished_trials(storage, "shared")
     assert len(trials) >= TRIALS
     # each worker stops once the study holds TRIALS; both may be mid-trial at that moment
     assert len(trials) <= TRIALS + len(ran) - 1
@@ -89,15 +76,15 @@ def test_a_postgresql_worker_killed_mid_trial_and_restarted_loses_no_trial(
     steady = worker(synth_dataset, postgres_url, "killed", tmp_path / "steady")
     victim = worker(synth_dataset, postgres_url, "killed", tmp_path / "victim")
     deadline = time.monotonic() + 300
-    while len(finished(postgres_url, "killed")) < 2 and time.monotonic() < deadline:
+    while len(finished_trials(postgres_url, "killed")) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(random.Random(7).uniform(0.0, 1.0))  # somewhere inside a trial
     victim.kill()
     victim.wait(30)
-    before = finished(postgres_url, "killed")
+    before = finished_trials(postgres_url, "killed")
     restarted = worker(synth_dataset, postgres_url, "killed", tmp_path / "victim")
     wait_for([steady, restarted])
-    after = finished(postgres_url, "killed")
+    after = finished_trials(postgres_url, "killed")
     assert len(after) >= TRIALS
     assert all(after[number] == trial for number, trial in before.items())  # none lost
     params = [tuple(sorted(p.items())) for p, _ in after.values()]
