@@ -194,25 +194,44 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         y_dev: np.ndarray | None = None,
         on_epoch=None,
         checkpoint=None,
+        init: HandClassifier | None = None,
     ) -> HandClassifier:
         """Learn ``scale_`` from ``X`` ``(n, window, 2)`` and fit the family on ``y`` ``(n,)``.
 
         ``X_dev``/``y_dev`` let a family pick its best epoch; ``on_epoch`` is called with each
-        epoch's history row; ``checkpoint`` (a path) makes a long fit resumable.
+        epoch's history row; ``checkpoint`` (a path) makes a long fit resumable. With ``init``
+        (a fitted estimator of the same family, architecture and window) the fit starts from
+        its state and keeps its ``scale_`` (fine-tuning), where the family can.
+
+        Raises:
+            ValueError: bad parameters or windows; ``init`` of another family, architecture or
+                window, or of a family that cannot be fine-tuned.
         """
         params = self.check_params()
         X, y = validate_windows(X, y)
         self.check_window_length(X.shape[1])
         self.check_available()
-        self.scale_ = self._learn_scale(X)
+        family = self.family_object()
+        if init is not None:
+            check_is_fitted(init, "state_")
+            if init.family != self.family:
+                raise ValueError(f"cannot fine-tune a {self.family} model from a {init.family} "
+                                 "model")
+            family.check_init(init.resolved_params(), params)
+            if init.window_ != X.shape[1]:
+                raise ValueError(f"the model to start from takes windows of {init.window_} "
+                                 f"steps, got {X.shape[1]}")
+        self.scale_ = init.scale_.copy() if init is not None else self._learn_scale(X)
         self.classes_ = np.array([0, 1])
         self.window_ = X.shape[1]
         dev = None
         if X_dev is not None and y_dev is not None and len(y_dev):
             dev = (self._normalise(validate_windows(X_dev)[0]), np.asarray(y_dev, np.int64))
-        state = self.family_object().fit(
-            self._normalise(X), y, params, dev, on_epoch, checkpoint
-        )
+        if init is None:
+            state = family.fit(self._normalise(X), y, params, dev, on_epoch, checkpoint)
+        else:
+            state = family.fine_tune(self._normalise(X), y, params, init.state_, dev, on_epoch,
+                                     checkpoint)
         self._set_state(state)
         return self
 

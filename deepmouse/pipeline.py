@@ -22,7 +22,7 @@ import io
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from deepmouse.atomic import folder_lock, staged_files, write_atomic
@@ -30,7 +30,7 @@ from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
 from deepmouse.jsonio import dumps_strict, loads_strict
-from deepmouse.modelfile import save_model
+from deepmouse.modelfile import HandModel, load_model, save_model
 from deepmouse.recordings import DataError, Dataset, load_dataset
 from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
 
@@ -50,6 +50,10 @@ class RunConfig:
     default. ``window``, ``rate`` and ``idle_threshold`` left at ``None`` take
     :class:`~deepmouse.windows.WindowConfig`'s defaults, ``stride`` the family's training
     stride.
+
+    ``init`` names a model file to start from (fine-tuning): the run takes its family,
+    parameters, window and normalisation; ``params`` may change the training settings (epochs,
+    lr, ...), not the network.
     """
 
     dataset: str
@@ -61,6 +65,7 @@ class RunConfig:
     split: str = SPLITS[0]
     seed: int = 0
     params: dict = field(default_factory=dict)
+    init: str | None = None
 
     def classifier(self) -> HandClassifier:
         """The unfitted estimator of this run."""
@@ -118,12 +123,47 @@ def history_csv(history: list[dict]) -> str:
 
 @dataclass
 class PreparedRun:
-    """A run's data, checked and split, before any training."""
+    """A run's data, checked and split, before any training (``init``: the model a
+    fine-tuning run starts from)."""
 
     config: RunConfig
     dataset: Dataset
     splits: Splits
     warnings: list[str]
+    init: HandModel | None = None
+
+
+def with_init(config: RunConfig) -> tuple[RunConfig, HandModel | None]:
+    """``config`` completed from the model it starts from (``config.init``), and that model:
+    its family and parameters under the run's own, its window, rate and idle filter.
+
+    Raises:
+        ModelFileError: the model file does not load.
+        ValueError: a window setting that differs from the model's, or a family that cannot
+            start from a trained model.
+    """
+    if config.init is None:
+        return config, None
+    model = load_model(config.init)
+    family = config.params.get("family", model.classifier.family)
+    if family != model.classifier.family:
+        raise ValueError(f"--init {config.init} is a {model.classifier.family} model; it "
+                         f"cannot start a {family} run")
+    saved = model.window_config
+    for name in ("window", "rate", "idle_threshold"):
+        value = getattr(config, name)
+        if value is not None and value != getattr(saved, name):
+            raise ValueError(f"--init {config.init} takes {name} {getattr(saved, name):g}; "
+                             f"the run cannot change it (got {value:g})")
+    where = ("device", "threads")  # where the model computed, not what it is: this run's own
+    inherited = {k: v for k, v in model.classifier.resolved_params().items() if k not in where}
+    params = inherited | {"family": family} | config.params
+    params["seed"] = config.seed  # the run's seed, not the one the model was trained with
+    completed = replace(config, params=params, window=saved.window, rate=saved.rate,
+                        idle_threshold=saved.idle_threshold)
+    family_object = completed.classifier().family_object()
+    family_object.check_init(model.classifier.resolved_params(), completed.resolved_params())
+    return completed, model
 
 
 def prepare_run(config: RunConfig) -> PreparedRun:
@@ -133,6 +173,7 @@ def prepare_run(config: RunConfig) -> PreparedRun:
         DataError: bad dataset (see :mod:`deepmouse.recordings`, :mod:`deepmouse.windows`).
         ValueError: bad parameters.
     """
+    config, init = with_init(config)
     classifier = config.classifier()
     classifier.check_params()
     classifier.check_window_length(config.window_config().window)
@@ -141,7 +182,7 @@ def prepare_run(config: RunConfig) -> PreparedRun:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         splits = make_splits(dataset, config.window_config(), config.split, config.seed)
-    return PreparedRun(config, dataset, splits, [str(w.message) for w in caught])
+    return PreparedRun(config, dataset, splits, [str(w.message) for w in caught], init)
 
 
 def train_run(
@@ -189,7 +230,8 @@ def _train_into(
         if finished is not None:
             return finished
     start = time.perf_counter()
-    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch, checkpoint)
+    clf.fit(splits.train.X, splits.train.y, splits.dev.X, splits.dev.y, on_epoch, checkpoint,
+            init=None if prepared.init is None else prepared.init.classifier)
     train_seconds = time.perf_counter() - start
 
     seconds = window_config.seconds
@@ -228,6 +270,9 @@ def _train_into(
         "best_epoch": clf.best_epoch_,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if prepared.init is not None:
+        provenance["init"] = {"model": str(config.init),
+                              "provenance": prepared.init.provenance}
     with staged_files(out, replaces=RUN_FILES) as stage:  # all of the run's files, or none
         save_model(stage / MODEL_FILE, clf, window_config, provenance, decision)
         write_atomic(stage / "history.csv", history_csv(clf.history_))

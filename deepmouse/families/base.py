@@ -140,6 +140,31 @@ class Family:
         """
         raise NotImplementedError
 
+    def fine_tune(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        params: dict,
+        init: FamilyState,
+        dev: tuple[np.ndarray, np.ndarray] | None = None,
+        on_epoch: EpochCallback | None = None,
+        checkpoint=None,
+    ) -> FamilyState:
+        """Like :meth:`fit`, starting from the fitted state ``init`` of a model with the same
+        architecture (see :meth:`check_init`) instead of from scratch.
+
+        Raises:
+            ValueError: the family cannot start from a fitted model.
+        """
+        raise ValueError(f"the {self.name} family cannot start from a trained model: train it "
+                         "from scratch (without --init)")
+
+    def check_init(self, init_params: dict, params: dict) -> None:
+        """Raise ValueError unless a model fitted with ``init_params`` can be fine-tuned with
+        ``params`` (the same architecture; training settings may differ)."""
+        raise ValueError(f"the {self.name} family cannot start from a trained model: train it "
+                         "from scratch (without --init)")
+
     def restore(self, state: FamilyState, params: dict) -> FamilyState:
         """A state read from a model file, checked and prepared for :meth:`log_odds`.
 

@@ -91,6 +91,23 @@ class NetworkFamily(Family):
 
     # -- fit, restore, score ---------------------------------------------------------------
     def fit(self, X, y, params, dev=None, on_epoch=None, checkpoint=None) -> FamilyState:
+        return self._train(X, y, params, None, dev, on_epoch, checkpoint)
+
+    def fine_tune(self, X, y, params, init, dev=None, on_epoch=None,
+                  checkpoint=None) -> FamilyState:
+        return self._train(X, y, params, init, dev, on_epoch, checkpoint)
+
+    def check_init(self, init_params: dict, params: dict) -> None:
+        before, after = self.model_config(init_params), self.model_config(params)
+        changed = [name for name, value in vars(after).items() if vars(before)[name] != value
+                   and name != "dropout"]  # dropout changes no weight: it may differ
+        if changed:
+            raise ValueError(f"fine-tuning keeps the network of the model it starts from: "
+                             f"{', '.join(changed)} cannot change (it has "
+                             f"{', '.join(f'{n}={vars(before)[n]}' for n in changed)})")
+
+    def _train(self, X, y, params, init, dev, on_epoch, checkpoint) -> FamilyState:
+        """Train a new network (``init`` None) or one holding the weights of ``init``."""
         import torch
 
         from deepmouse.models import build_model
@@ -98,6 +115,8 @@ class NetworkFamily(Family):
 
         torch.manual_seed(params["seed"])
         net = build_model(self.model_config(params))
+        if init is not None:
+            net.load_state_dict(self._weights(init, params))
         X_dev, y_dev = dev if dev is not None else (None, None)
         result = train_model(net, self.train_config(params), X, y, X_dev, y_dev, on_epoch,
                              checkpoint)
@@ -107,10 +126,26 @@ class NetworkFamily(Family):
         return state
 
     def restore(self, state: FamilyState, params: dict) -> FamilyState:
+        from deepmouse.models import build_model
+        from deepmouse.train import resolve_device
+
+        weights = self._weights(state, params)
+        net = build_model(self.model_config(params))
+        net.load_state_dict(weights)
+        device = resolve_device(params["device"])
+        net.to(device).eval()
+        state.runtime = {"net": net, "device": device}
+        return state
+
+    def _weights(self, state: FamilyState, params: dict) -> dict:
+        """The tensors of ``state``'s arrays, checked against the network ``params`` build.
+
+        Raises:
+            ValueError: a weight missing, unexpected or of the wrong shape.
+        """
         import torch
 
         from deepmouse.models import build_model
-        from deepmouse.train import resolve_device
 
         # The shapes are read off a network built on the meta device (no memory), so that
         # parameters asking for a huge network are refused before anything is allocated: the
@@ -132,12 +167,7 @@ class NetworkFamily(Family):
                                      f"expects {shape}")
                 array = array.reshape(())
             weights[name] = torch.from_numpy(np.array(array))
-        net = build_model(self.model_config(params))
-        net.load_state_dict(weights)
-        device = resolve_device(params["device"])
-        net.to(device).eval()
-        state.runtime = {"net": net, "device": device}
-        return state
+        return weights
 
     def log_odds(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
         from deepmouse.train import predict_logits

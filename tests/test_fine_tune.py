@@ -1,0 +1,70 @@
+"""train --init: a run that starts from a trained model keeps its network, window and
+normalisation and continues from its weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import TINY, TINY_ARGS, assert_clean_error, cli
+
+from deepmouse.classifier import HandClassifier
+from deepmouse.modelfile import load_model
+from deepmouse.pipeline import RunConfig, train_run
+
+
+def test_a_fine_tuned_network_starts_from_the_weights_it_is_given(tiny_run):
+    """With a learning rate too small to move anything, fine-tuning returns the model it
+    started from: the weights came from it, not from a new initialisation."""
+    start = tiny_run.classifier
+    X = np.random.default_rng(0).normal(0, 5, size=(64, 200, 2)).astype(np.float32)
+    y = np.arange(64) % 2
+    tuned = HandClassifier(**(TINY | {"lr": 1e-12, "epochs": 1, "seed": 7})).fit(X, y, init=start)
+    fresh = HandClassifier(**(TINY | {"lr": 1e-12, "epochs": 1, "seed": 7})).fit(X, y)
+    np.testing.assert_array_equal(tuned.scale_, start.scale_)
+    np.testing.assert_allclose(tuned.decision_function(X), start.decision_function(X),
+                               atol=1e-5)
+    assert not np.allclose(fresh.decision_function(X), start.decision_function(X), atol=1e-3)
+
+
+def test_train_init_runs_from_a_run_folder_and_records_where_it_started(tiny_run,
+                                                                       synth_dataset, tmp_path):
+    out = tmp_path / "tuned"
+    result = cli("train", synth_dataset, "--init", tiny_run.out, "--epochs", "1", "--lr",
+                 "1e-3", "--out", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["init"] == str(tiny_run.out / "model.safetensors")
+    assert config["family"] == "gru" and config["resolved_params"]["hidden"] == 8
+    assert config["resolved_params"]["lr"] == 1e-3 and config["resolved_params"]["epochs"] == 1
+    model = load_model(out / "model.safetensors")
+    assert model.provenance["init"]["model"] == config["init"]
+    assert model.provenance["init"]["provenance"]["dataset_checksum"] == \
+        load_model(tiny_run.out / "model.safetensors").provenance["dataset_checksum"]
+    np.testing.assert_array_equal(model.classifier.scale_, tiny_run.classifier.scale_)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hidden", "16"], "hidden cannot change"),
+    (["--model", "lstm"], "is a gru model; it cannot start a lstm run"),
+    (["--window", "100"], "takes window 200; the run cannot change it"),
+])
+def test_what_fine_tuning_cannot_change_is_one_line(tiny_run, synth_dataset, tmp_path, args,
+                                                    message):
+    out = tmp_path / "x"
+    assert_clean_error(cli("train", synth_dataset, "--init", tiny_run.out, *args, "--out", out),
+                       message)
+    assert not out.exists()
+
+
+def test_a_family_without_fine_tuning_and_a_missing_model_are_one_line(synth_dataset,
+                                                                       tmp_path):
+    svm = train_run(RunConfig(dataset=str(synth_dataset), out=str(tmp_path / "svm"),
+                              params={"family": "svm"}), plots=False)
+    assert_clean_error(cli("train", synth_dataset, "--init", svm.out, "--out", tmp_path / "a"),
+                       "svm family cannot start from a trained model")
+    assert_clean_error(cli("train", synth_dataset, "--init", tmp_path / "none.safetensors",
+                           "--out", tmp_path / "b"), "no such model file")
+    assert_clean_error(cli("train", synth_dataset, "--init", synth_dataset, *TINY_ARGS,
+                           "--out", tmp_path / "c"), "not a run folder")
