@@ -8,6 +8,9 @@
 - ``metrics.json`` — dev and test metrics (the test split's with the sequential decision, whose
   constants are fitted on dev), windows per split, training time;
 - ``config.json`` — the :class:`RunConfig` that produced it;
+- ``data.json`` — what went in: per class minutes, recordings, active share, the sampling of
+  each recording, one example window (:func:`deepmouse.inspect_data.data_summary`), so a report
+  can describe the data without the dataset at hand;
 - ``curves.png``, ``confusion.png``, ``reliability.png`` — learning curves, the test confusion
   matrix and the test reliability diagram (windows as scored and calibrated, the posterior).
 
@@ -29,6 +32,7 @@ from deepmouse.atomic import folder_lock, staged_files, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
+from deepmouse.inspect_data import data_summary
 from deepmouse.jsonio import dumps_strict, loads_strict
 from deepmouse.modelfile import save_model
 from deepmouse.recordings import DataError, Dataset, load_dataset
@@ -36,8 +40,8 @@ from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
 
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
-RUN_FILES = (MODEL_FILE, "history.csv", "metrics.json", "config.json", "curves.png",
-             "confusion.png", "reliability.png")
+RUN_FILES = (MODEL_FILE, "history.csv", "metrics.json", "config.json", "data.json",
+             "curves.png", "confusion.png", "reliability.png")
 """Every file a run writes in its folder (a new run replaces all of them)."""
 
 
@@ -233,6 +237,8 @@ def _train_into(
         write_atomic(stage / "history.csv", history_csv(clf.history_))
         write_atomic(stage / "metrics.json", dumps_strict(metrics, indent=2) + "\n")
         write_atomic(stage / "config.json", dumps_strict(config_dict, indent=2) + "\n")
+        write_atomic(stage / "data.json",
+                     dumps_strict(data_summary(dataset, window_config), indent=2) + "\n")
         if plots:
             from deepmouse.plots import plot_confusion, plot_curves, plot_reliability
 

@@ -71,6 +71,35 @@ def plot_confusion(confusion: list[list[int]], path: str | Path, title: str = ""
     return save_figure(fig, path)
 
 
+def plot_example_windows(examples: dict[str, np.ndarray | None], seconds: float,
+                         path: str | Path) -> Path:
+    """One window ``(window, 2)`` of movement per step (dx, dy px) per class, a row each: its
+    path on the screen and its dx, dy per step (``None``: a class without an active window)."""
+    fig, axes = plt.subplots(len(examples), 2, figsize=(9, 3 * len(examples)), squeeze=False)
+    for (name, example), (ax_path, ax_steps) in zip(examples.items(), axes, strict=True):
+        if example is None:
+            for a in (ax_path, ax_steps):
+                a.text(0.5, 0.5, f"no active window of class {name}", ha="center",
+                       va="center", transform=a.transAxes)
+            continue
+        example = np.asarray(example, dtype=float)
+        path_xy = np.vstack([[0.0, 0.0], np.cumsum(example, axis=0)])
+        ax_path.plot(path_xy[:, 0], path_xy[:, 1], lw=1)
+        ax_path.plot(path_xy[0, 0], path_xy[0, 1], "go", ms=4)
+        ax_path.invert_yaxis()  # screen coordinates: y grows downwards
+        ax_path.set_title(f"{name}: path of one window ({seconds:g} s)")
+        ax_path.set_xlabel("x (px)")
+        ax_path.set_ylabel("y (px)")
+        ax_steps.plot(example[:, 0], lw=0.8, label="dx")
+        ax_steps.plot(example[:, 1], lw=0.8, label="dy")
+        ax_steps.set_title(f"{name}: movement per step")
+        ax_steps.set_xlabel("step")
+        ax_steps.set_ylabel("px / step")
+        ax_steps.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def plot_reliability(metrics: dict, path: str | Path, title: str = "") -> Path:
     """Reliability diagram of one split's metrics (:func:`deepmouse.evaluate.evaluate_windows`):
     predicted P(left) against how often it was the left hand, per bin, for the windows as the
