@@ -1,5 +1,5 @@
-"""Figures of a run (learning curves, confusion matrix, reliability) and of a tuning study
-(matplotlib, no display needed).
+"""Figures of a run (learning curves, an example window, confusion matrix, ROC curve, decision
+over time, reliability) and of a tuning study (matplotlib, no display needed).
 
 Every figure is drawn from data that is also saved in the run folder (``history.csv``,
 ``metrics.json``), so a report can redraw it.
@@ -96,6 +96,59 @@ def plot_example_windows(examples: dict[str, np.ndarray | None], seconds: float,
         ax_steps.set_xlabel("step")
         ax_steps.set_ylabel("px / step")
         ax_steps.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_roc(roc: dict, auc: float | None, path: str | Path, title: str = "") -> Path:
+    """The ROC curve of P(left) (:func:`deepmouse.evaluate.roc_points`): the share of left-hand
+    windows called left against the share of right-hand windows called left, over every
+    threshold."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":", label="chance")
+    label = "model" if auc is None else f"model (AUC {auc:.3f})"
+    ax.plot(roc["fpr"], roc["tpr"], lw=1.5, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("right-hand windows called left (false positive rate)")
+    ax.set_ylabel("left-hand windows called left (true positive rate)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_decision_over_time(metrics: dict, path: str | Path, title: str = "") -> Path:
+    """One split's decision against seconds of movement: the sequential decision's accuracy
+    and the fraction of trials decided by then (``metrics["sequential"]["curve"]``, when
+    present), and the accuracy of the mean rule after each horizon
+    (``metrics["decision_accuracy"]``)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    sequential = metrics.get("sequential")
+    if sequential:
+        curve = sequential["curve"]
+        seconds = [c["seconds"] for c in curve]
+        ax.plot(seconds, [np.nan if c["accuracy"] is None else c["accuracy"] for c in curve],
+                "-", lw=1.8, label="accuracy of the decisions made")
+        ax.plot(seconds, [c["decided"] for c in curve], "--", lw=1.5,
+                label="fraction of trials decided")
+        ax.axhline(sequential["threshold"], color="grey", lw=0.8, ls=":",
+                   label=f"threshold {sequential['threshold']:g}")
+    horizons = [(float(h), a) for h, a in metrics.get("decision_accuracy", {}).items()
+                if a is not None]
+    if horizons:
+        ax.plot(*zip(*horizons, strict=True), "s", ms=5, color="C2",
+                label="mean rule: accuracy, always deciding")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, None)
+    ax.set_xlabel("seconds of movement")
+    ax.set_ylabel("share")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return save_figure(fig, path)
 
