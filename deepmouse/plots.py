@@ -56,7 +56,7 @@ def plot_confusion(confusion: list[list[int]], path: str | Path, title: str = ""
     """A 2x2 confusion matrix (rows: true hand, columns: predicted hand)."""
     cm = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    ax.imshow(cm, cmap="Blues")
+    ax.imshow(cm, cmap="Blues", vmin=0)  # from 0: the text colour below follows max / 2
     for i in range(2):
         for j in range(2):
             colour = "white" if cm[i, j] > cm.max() / 2 else "black"

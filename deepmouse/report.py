@@ -38,6 +38,9 @@ TUNE_FIGURES = (("tune_history.png", "dev accuracy of each finished trial and th
                 ("tune_surface.png", "a Gaussian-process fit of dev accuracy over the two most "
                                      "important parameters, with its uncertainty"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+WIDE_FIGURE = 800
+"""Figures wider than this (px) keep at least 36rem of width on a narrow screen (``img.wide``
+in :data:`STYLE`) and scroll sideways in their own box."""
 DECISION_SECONDS = 10
 """The seconds of movement the decision's sentence quotes."""
 
@@ -97,8 +100,8 @@ def _fmt(value) -> str:
     """A table cell's text: floats to 3 decimals, ``None`` as a dash, the rest as text."""
     if value is None:
         return "–"
-    if isinstance(value, float):
-        return f"{value:.3f}"
+    if isinstance(value, float):  # a learning rate of 0.0004 is not 0.000
+        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
     if isinstance(value, list | dict):
         return _esc(json.dumps(value))
     return _esc(value)
@@ -121,8 +124,10 @@ def _figure(png: bytes, alt: str, sentence: str) -> str:
     """An embedded PNG with its alt text and the sentence saying what it shows."""
     width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk: the browser keeps room
     uri = "data:image/png;base64," + base64.b64encode(png).decode()
-    return (f"<figure><img src='{uri}' alt='{_esc(alt)}' width='{width}' height='{height}'>"
-            f"<figcaption>{sentence}</figcaption></figure>")
+    # a wide figure shrunk to a phone's width is unreadable: it scrolls in its own box instead
+    wide = " class='wide'" if width > WIDE_FIGURE else ""
+    return (f"<figure><div class='scroll'><img src='{uri}' alt='{_esc(alt)}' width='{width}' "
+            f"height='{height}'{wide}></div><figcaption>{sentence}</figcaption></figure>")
 
 
 def _flatten(d: dict, prefix: str = "") -> list[list]:
@@ -298,9 +303,9 @@ def _decision_sentence(test: dict) -> str:
     curve = [c for c in sequential["curve"] if c["seconds"] <= DECISION_SECONDS]
     at = curve[-1] if curve else sequential["curve"][0]
     median = sequential.get("median_seconds")
-    overall = (f"; within 60 s it decides {sequential['decided']:.0%} of trials, right "
-               f"{_pct(sequential['accuracy'])} of the time, after a median "
-               f"{median:.1f} s" if median is not None else "")
+    overall = f"; within 60 s it decides {sequential['decided']:.0%} of trials" + (
+        f", right {_pct(sequential['accuracy'])} of the time, after a median {median:.1f} s"
+        if median is not None else "")
     start = (f"On {sequential['trials']} test trials (one starting every 5 s of movement), "
              f"after {at['seconds']} s of movement the decision at P ≥ "
              f"{sequential['threshold']:g}")
@@ -443,7 +448,7 @@ def _tune_section(index: int, folder: Path) -> str:
     else:
         trial_table = ("<p class='note'>This tune.json lists no trials (written by an older "
                        "deepmouse).</p>")
-    fixed = summary.get("fixed_params") or {}
+    fixed = {k: v for k, v in (summary.get("fixed_params") or {}).items() if k not in best}
     return f"""
 <section id="tune{index}">
 <h2>Tuning <code>{_esc(folder)}</code></h2>
@@ -451,7 +456,7 @@ def _tune_section(index: int, folder: Path) -> str:
 {_esc(folder / 'tune.json')}</code>.</p>
 {_table(["parameter", "best value"], [[k, v] for k, v in best.items()], "best parameters")}
 {_table(["parameter", "fixed value"], [[k, v] for k, v in fixed.items()],
-        "parameters held fixed") if fixed else ""}
+        "other parameters, held fixed") if fixed else ""}
 {trial_table}
 {''.join(_folder_figures(folder, TUNE_FIGURES))}
 </section>"""
@@ -473,6 +478,7 @@ td, th { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; white
 td:first-child, th:first-child { text-align: left; }
 figure { margin: 1.2rem 0; }
 img { display: block; max-width: 100%; height: auto; }
+img.wide { min-width: 36rem; }
 figcaption { font-size: .95rem; margin-top: .3rem; color: #333; }
 .warn { color: #8a4b00; } .note { color: #555; font-style: italic; }
 nav ul { padding-left: 1.2rem; }
