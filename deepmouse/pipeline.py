@@ -34,11 +34,10 @@ from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
 from deepmouse.inspect_data import data_summary
 from deepmouse.jsonio import dumps_strict, loads_strict
-from deepmouse.modelfile import save_model
+from deepmouse.modelfile import MODEL_FILE, save_model
 from deepmouse.recordings import DataError, Dataset, load_dataset
 from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
 
-MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 RUN_FILES = (MODEL_FILE, "history.csv", "metrics.json", "config.json", "data.json",
              "curves.png", "confusion.png", "reliability.png")

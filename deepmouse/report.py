@@ -328,8 +328,7 @@ def _calibration_sentence(test: dict) -> str:
 
 def _provenance_rows(folder: Path, metrics: dict) -> tuple[list[list], str]:
     """The model file's provenance as table rows, and a note when there is no model file."""
-    from deepmouse.modelfile import read_metadata
-    from deepmouse.pipeline import MODEL_FILE
+    from deepmouse.modelfile import MODEL_FILE, read_metadata
 
     rows = [["split", metrics.get("split")], ["held out", metrics.get("held_out")],
             ["kept epoch", metrics.get("best_epoch")],
