@@ -6,7 +6,8 @@
 - ``model.safetensors`` — the model file (:mod:`deepmouse.modelfile`);
 - ``history.csv`` — per epoch: train/dev loss and accuracy, seconds;
 - ``metrics.json`` — dev and test metrics (the test split's with the sequential decision, whose
-  constants are fitted on dev), windows per split, training time;
+  constants are fitted on dev), windows per split, training time, and the provenance the model
+  file carries too (dataset checksum, split, seed, versions);
 - ``config.json`` — the :class:`RunConfig` that produced it;
 - ``data.json`` — what went in: per class minutes, recordings, active share, the sampling of
   each recording, one example window (:func:`deepmouse.inspect_data.data_summary`), so a report
@@ -34,7 +35,7 @@ from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
 from deepmouse.inspect_data import data_summary
 from deepmouse.jsonio import dumps_strict, loads_strict
-from deepmouse.modelfile import MODEL_FILE, save_model
+from deepmouse.modelfile import MODEL_FILE, save_model, versions
 from deepmouse.recordings import DataError, Dataset, load_dataset
 from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
 
@@ -209,6 +210,18 @@ def _train_into(
         clf.predict_proba(splits.test.X)[:, 1], splits.test.y, splits.test.recording, seconds,
         decision,
     )
+    provenance = {  # in the model file and in metrics.json (where the report reads it)
+        "versions": versions(),
+        "dataset": str(dataset.root),
+        "dataset_checksum": dataset.checksum,
+        "split": config.split,
+        "seed": config.seed,
+        "dev_recordings": splits.dev_recordings,
+        "test_recordings": splits.test_recordings,
+        "windows": splits.table(),
+        "best_epoch": clf.best_epoch_,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     metrics = {
         "dev": dev_metrics,
         "test": test_metrics,
@@ -219,17 +232,7 @@ def _train_into(
         "train_seconds": train_seconds,
         "warnings": split_warnings,
         "decision": None if decision is None else decision.to_dict(),
-    }
-    provenance = {
-        "dataset": str(dataset.root),
-        "dataset_checksum": dataset.checksum,
-        "split": config.split,
-        "seed": config.seed,
-        "dev_recordings": splits.dev_recordings,
-        "test_recordings": splits.test_recordings,
-        "windows": splits.table(),
-        "best_epoch": clf.best_epoch_,
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "provenance": provenance,
     }
     with staged_files(out, replaces=RUN_FILES) as stage:  # all of the run's files, or none
         save_model(stage / MODEL_FILE, clf, window_config, provenance, decision)

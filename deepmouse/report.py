@@ -5,7 +5,7 @@ A run folder written by :func:`deepmouse.pipeline.train_run` holds its figures' 
 from that data: the example window, learning curves, confusion matrix, ROC curve, decision over
 seconds of movement and reliability diagram, each with a sentence giving the run's own numbers,
 beside tables of the data that went in, the windows per split, the configuration and the
-provenance (read from the model file's metadata). A sweep folder (``sweep.json``) and a tune
+provenance. A sweep folder (``sweep.json``) and a tune
 folder (``tune.json``) bring their tables and the figures they drew.
 
 Every figure is embedded as a PNG data URI and the style sheet is inline: nothing is fetched
@@ -177,8 +177,9 @@ def _data_section(run: dict, figures: _Figures) -> str:
         f"<p>The model learned from {total:.1f} minutes of cursor movement in "
         f"<code>{_esc(data['dataset'])}</code>: {_esc(per_class)}. A window is "
         f"{cfg['window']} steps at {cfg['rate']:g} Hz ({cfg['window'] / cfg['rate']:g} s); "
-        f"one moving less than {cfg['idle_threshold']:g} px on average per step is idle and "
-        "left out.</p>",
+        f"a window whose movement per step varies by no more than "
+        f"{cfg['idle_threshold']:g} px (standard deviation) on either axis is idle and left "
+        "out.</p>",
         _table(["hand", "recordings", "minutes", "samples", "active windows"], rows,
                "what went in, per hand"),
     ]
@@ -326,25 +327,22 @@ def _calibration_sentence(test: dict) -> str:
             f"calibration error on the test split is: {', '.join(parts)}.")
 
 
-def _provenance_rows(folder: Path, metrics: dict) -> tuple[list[list], str]:
-    """The model file's provenance as table rows, and a note when there is no model file."""
-    from deepmouse.modelfile import MODEL_FILE, read_metadata
-
+def _provenance_rows(metrics: dict) -> tuple[list[list], str]:
+    """How the model was made as table rows, and a note when metrics.json lacks it."""
     rows = [["split", metrics.get("split")], ["held out", metrics.get("held_out")],
             ["kept epoch", metrics.get("best_epoch")],
             ["training seconds", metrics.get("train_seconds")]]
-    if not (folder / MODEL_FILE).is_file():
-        return rows, f"no {MODEL_FILE} in the folder: provenance from metrics.json only"
-    meta = read_metadata(folder / MODEL_FILE)
-    provenance = {k: v for k, v in meta.get("provenance", {}).items() if k != "windows"}
-    rows += [["model format version", meta.get("format_version")], *_flatten(provenance)]
-    return rows, ""
+    provenance = metrics.get("provenance")
+    if provenance is None:  # run folders of older versions keep it in the model file only
+        return rows, "this metrics.json has no provenance (an older deepmouse); the model " \
+                     "file's metadata has it"
+    return rows + _flatten({k: v for k, v in provenance.items() if k != "windows"}), ""
 
 
 def _run_section(index: int, run: dict, figures: _Figures) -> str:
     metrics = run["metrics"]
     warnings = "".join(f"<p class='warn'>{_esc(w)}</p>" for w in metrics.get("warnings", []))
-    provenance, note = _provenance_rows(Path(run["name"]), metrics)
+    provenance, note = _provenance_rows(metrics)
     return f"""
 <section id="run{index}">
 <h2>Run <code>{_esc(run['name'])}</code></h2>
@@ -524,19 +522,24 @@ def build_report(
     with tempfile.TemporaryDirectory() as tmp:
         figures = _Figures(Path(tmp))
         for i, (kind, folder, run) in enumerate(items):
-            if kind == "sweep":
-                sections.append(_sweep_section(i, folder))
-            elif kind == "tune":
-                sections.append(_tune_section(i, folder))
-            else:
-                sections.append(_run_section(i, run, figures))
-                summary.append(_summary_row(i, run))
+            try:
+                if kind == "sweep":
+                    sections.append(_sweep_section(i, folder))
+                elif kind == "tune":
+                    sections.append(_tune_section(i, folder))
+                else:
+                    sections.append(_run_section(i, run, figures))
+                    summary.append(_summary_row(i, run))
+            except (KeyError, TypeError, IndexError, AttributeError) as exc:
+                # valid JSON of the wrong shape: a field missing, a number where a list was
+                raise DataError(f"{folder}: corrupt {kind} folder (unexpected content: "
+                                f"{type(exc).__name__} {exc})") from None
             contents.append(f"<li><a href='#{kind}{i}'>{kind} <code>{_esc(folder)}</code></a>"
                             "</li>")
     overview = ("<p>Test figures are from the held-out test split, scored once after training; "
                 "the kept epoch was chosen on dev.</p>"
                 + _table(["run", "family", "split", "dev accuracy", "test accuracy",
-                          "test decision after 10 s (mean rule)", "training seconds"], summary,
+                          "test, after 10 s (mean rule)", "training s"], summary,
                          "runs at a glance")) if summary else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -159,12 +159,17 @@ def test_report_refuses_a_folder_that_is_not_a_run(tmp_path):
     assert not (tmp_path / "r.html").exists()
 
 
-@pytest.mark.parametrize("damage", ["metrics", "sweep", "tune", "figure", "missing", "file"])
+@pytest.mark.parametrize("damage", ["metrics", "data", "sweep", "tune", "figure", "missing",
+                                    "file"])
 def test_bad_input_is_one_line_and_exit_2(damage, tiny_run, tiny_sweep, tiny_tune, tmp_path):
     if damage == "metrics":
         folder, fragment = tmp_path / "run", "metrics.json: corrupt file"
         shutil.copytree(tiny_run.out, folder)
         (folder / "metrics.json").write_text('{"dev": ')
+    elif damage == "data":  # valid JSON, but not what a run writes
+        folder, fragment = tmp_path / "run", "corrupt run folder (unexpected content"
+        shutil.copytree(tiny_run.out, folder)
+        (folder / "data.json").write_text('{"classes": 3}')
     elif damage in ("sweep", "figure"):
         folder = tmp_path / "sweep"
         shutil.copytree(tiny_sweep, folder)
