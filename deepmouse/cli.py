@@ -612,15 +612,20 @@ def tune(
 @app.command()
 @user_errors
 def report(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders written by deepmouse train.")],
+    folders: Annotated[list[Path], typer.Argument(
+        metavar="RUN|SWEEP|TUNE...",
+        help="Run folders (deepmouse train), sweep folders (deepmouse sweep) and tune folders "
+             "(deepmouse tune), in the order the page shows them.")],
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
     title: Annotated[str | None, typer.Option(
         help="Page title (default: deepmouse report).")] = None,
 ) -> None:
-    """One self-contained HTML page comparing run folders (curves, confusion, metrics)."""
+    """One self-contained HTML page (figures embedded, nothing fetched from the network): per
+    run the data that went in, learning curves, confusion, ROC, decision over seconds of
+    movement, calibration, configuration and provenance; sweep and tune tables and figures."""
     from deepmouse.report import build_report
 
-    path = build_report(runs, out, **given(title=title))
+    path = build_report(folders, out, **given(title=title))
     console.print(f"report: [bold]{escape(str(path))}[/]")
 
 
@@ -632,11 +637,13 @@ def demo(
         help=f"Minutes of synthetic data (default {DEFAULT_MINUTES:g}).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
 ) -> None:
-    """Synthesise a dataset, train the default model, evaluate it on the test split."""
+    """Synthesise a dataset, train the default model, evaluate it on the test split, and write
+    the run's report (OUT/report.html)."""
     import shutil
 
     from deepmouse.pipeline import RunConfig
     from deepmouse.recordings import read_dataset_info
+    from deepmouse.report import build_report
     from deepmouse.synth import synthesize_dataset
 
     data_dir = out / "data"
@@ -656,6 +663,8 @@ def demo(
                                          **given(seed=seed)))
     console.print("[bold]3/3[/] results (test split touched once, after training)")
     show_run(result)
+    report_path = build_report([result.out], out / "report.html", title="deepmouse demo")
+    console.print(f"report: [bold]{escape(str(report_path))}[/]")
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score, roc_curve
 
 from deepmouse.decision import DecisionModel, SequentialDecision
 from deepmouse.recordings import DataError, Dataset
@@ -39,6 +39,8 @@ SWITCH_BEFORE_SECONDS = 30.0
 SWITCH_PARTNERS = 3
 """Recordings of the other hand each recording is spliced with (the next ones, in order)."""
 CALIBRATION_BINS = 10
+ROC_POINTS = 200
+"""At most this many points of the ROC curve are kept in the metrics (enough to draw it)."""
 
 
 def log_odds(p_left: np.ndarray) -> np.ndarray:
@@ -123,6 +125,17 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = CALIBRATION_BINS) -> l
              "n": int((which == b).sum())} for b in np.unique(which)]
 
 
+def roc_points(p: np.ndarray, y: np.ndarray, most: int = ROC_POINTS) -> dict:
+    """The ROC curve of P(left) ``p`` ``(n,)`` against ``y`` ``(n,)`` (1 for the left hand):
+    ``{"fpr": [...], "tpr": [...]}``, at most ``most`` points, first and last kept (both
+    classes must be present)."""
+    fpr, tpr, _ = roc_curve(y, p, drop_intermediate=True)
+    if len(fpr) > most:  # evenly spaced along the curve's points: the corners stay
+        keep = np.unique(np.linspace(0, len(fpr) - 1, most).round().astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": fpr.round(4).tolist(), "tpr": tpr.round(4).tolist()}
+
+
 def _recordings_in_order(recording: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(recording == r) for r in np.unique(recording)]
 
@@ -147,8 +160,9 @@ def sequential_metrics(
         ``threshold``, ``trials``, ``decided`` (fraction), ``accuracy`` (of decided trials,
         ``None`` without any), ``median_seconds`` (of movement to the decision, decided trials),
         ``ece`` and ``reliability`` (of the posterior at every window of every trial) and
-        ``curve``: per second of movement (5, 10, 20, 30, 60) the fraction of trials decided by
-        then and the accuracy of those decisions.
+        ``curve``: at every whole second of movement up to :data:`TRIAL_MAX_SECONDS` (1, 2, ...,
+        60) the fraction of trials decided by then and the accuracy of those decisions
+        (``None`` before any is decided).
     """
     longest = max(1, int(math.floor(TRIAL_MAX_SECONDS / window_seconds + 1e-9)))
     outcomes, posteriors, truths = [], [], []
@@ -171,7 +185,7 @@ def sequential_metrics(
     decided = [o for o in outcomes if o[0] is not None]
     seconds = [s for _, s in decided]
     curve = []
-    for limit in (5, 10, 20, 30, 60):
+    for limit in range(1, int(TRIAL_MAX_SECONDS) + 1):
         by_then = [ok for ok, s in decided if s <= limit + 1e-9]
         curve.append({"seconds": limit, "decided": len(by_then) / len(outcomes) if outcomes
                       else 0.0, "accuracy": float(np.mean(by_then)) if by_then else None})
@@ -242,9 +256,10 @@ def evaluate_windows(
     """All metrics of one split (windows back to back, in time order per recording).
 
     Returns:
-        ``{"accuracy", "n_windows", "loss", "roc_auc", "confusion", "ece", "reliability",
+        ``{"accuracy", "n_windows", "loss", "roc_auc", "roc", "confusion", "ece", "reliability",
         "decision_accuracy"}``; ``confusion`` is ``[[right→right, right→left], [left→right,
-        left→left]]`` (rows: truth); ``roc_auc`` is ``None`` when only one class is present.
+        left→left]]`` (rows: truth); ``roc_auc`` and ``roc`` (:func:`roc_points`) are ``None``
+        when only one class is present.
         With a ``decision`` model, also the windows calibrated by it (``"ece_calibrated"``,
         ``"reliability_calibrated"``), ``"sequential"`` (:func:`sequential_metrics`) and, when
         both hands are present, ``"switch"`` (:func:`switch_metrics`).
@@ -260,6 +275,7 @@ def evaluate_windows(
         "n_windows": int(len(y)),
         "loss": float(log_loss(y, np.clip(p_left, EPS, 1 - EPS), labels=[0, 1])),
         "roc_auc": float(roc_auc_score(y, p_left)) if two_classes else None,
+        "roc": roc_points(p_left, y) if two_classes else None,
         "confusion": confusion_matrix(y, pred, labels=[0, 1]).tolist(),
         "ece": expected_calibration_error(p_left, y),
         "reliability": reliability(p_left, y),

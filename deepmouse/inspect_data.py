@@ -129,29 +129,21 @@ def _amplitude(steps: np.ndarray) -> np.ndarray:
     return np.hypot(steps[..., 0], steps[..., 1]).ravel()
 
 
-def inspect_dataset(
-    root: str | os.PathLike,
-    config: WindowConfig | None = None,
-    out: str | os.PathLike | None = None,
-    figures: bool = True,
-) -> InspectReport:
-    """Summarise ``root`` and (if ``figures``) write the PNGs and ``inspect.json`` into ``out``.
+PerRecording = tuple[Recording, np.ndarray, np.ndarray, np.ndarray]
+"""A recording, its steps ``(n_steps, 2)``, its non-overlapping windows ``(n, window, 2)`` and
+which of them are active ``(n,)``."""
 
-    Args:
-        root: dataset folder (``left/``, ``right/``; one of them may be missing).
-        config: window configuration (default :class:`WindowConfig()`).
-        out: folder for the figures (default ``root/inspect``).
 
-    Raises:
-        DataError: no such folder, no recordings, or a bad recording file.
-    """
-    from deepmouse.windows import WindowConfig, active_mask, fit_scale, make_splits
+def _measure(
+    dataset: Dataset, config: WindowConfig
+) -> tuple[list[ClassStats], list[RecordingTiming], list[PerRecording]]:
+    """Per-class statistics (no split windows yet), the sampling of every timed recording, and
+    each recording cut into windows."""
+    from deepmouse.windows import active_mask
 
-    config = config or WindowConfig()
-    dataset = load_dataset(root, require_both=False)
     classes = [ClassStats(name) for name in CLASS_NAMES]
     timing: list[RecordingTiming] = []
-    per_rec: list[tuple[Recording, np.ndarray, np.ndarray, np.ndarray]] = []
+    per_rec: list[PerRecording] = []
     for rec in dataset.recordings:
         stats = classes[rec.label]
         steps, X = _windows(rec, config)
@@ -169,7 +161,57 @@ def inspect_dataset(
                 samples=rec.n_samples, achieved_rate=s["achieved_rate"],
                 interval_p99_ms=s["interval_p99_ms"], spikes=s["spikes"],
             ))
+    return classes, timing, per_rec
 
+
+def example_windows(per_rec: list[PerRecording]) -> dict[str, np.ndarray | None]:
+    """The first active window ``(window, 2)`` of each class (``None`` for a class without
+    one), by class name."""
+    return {name: next((X[np.flatnonzero(keep)[0]] for rec, _, X, keep in per_rec
+                        if CLASS_NAMES[rec.label] == name and keep.any()), None)
+            for name in CLASS_NAMES}
+
+
+def data_summary(dataset: Dataset, config: WindowConfig) -> dict:
+    """What went into a run, small enough to keep beside it (a run folder's ``data.json``):
+    the dataset's folder and checksum, the window configuration, per class the recordings,
+    minutes, samples and share of active windows, the sampling of each timed recording, and
+    one example window per class (``[[dx, dy], ...]`` px per step, or ``None``)."""
+    classes, timing, per_rec = _measure(dataset, config)
+    return {
+        "dataset": str(dataset.root),
+        "dataset_checksum": dataset.checksum,
+        "window_config": config.to_dict(),
+        "classes": [{k: v for k, v in c.to_dict().items() if k != "split_windows"}
+                    for c in classes],
+        "timing": [asdict(t) for t in timing],
+        "untimed_recordings": sum(not r.has_time for r in dataset.recordings),
+        "example_window": {name: None if X is None else X.round(3).tolist()
+                           for name, X in example_windows(per_rec).items()},
+    }
+
+
+def inspect_dataset(
+    root: str | os.PathLike,
+    config: WindowConfig | None = None,
+    out: str | os.PathLike | None = None,
+    figures: bool = True,
+) -> InspectReport:
+    """Summarise ``root`` and (if ``figures``) write the PNGs and ``inspect.json`` into ``out``.
+
+    Args:
+        root: dataset folder (``left/``, ``right/``; one of them may be missing).
+        config: window configuration (default :class:`WindowConfig()`).
+        out: folder for the figures (default ``root/inspect``).
+
+    Raises:
+        DataError: no such folder, no recordings, or a bad recording file.
+    """
+    from deepmouse.windows import WindowConfig, fit_scale, make_splits
+
+    config = config or WindowConfig()
+    dataset = load_dataset(root, require_both=False)
+    classes, timing, per_rec = _measure(dataset, config)
     split_note: str | None = None
     scale: np.ndarray | None = None
     try:
@@ -214,13 +256,13 @@ def _short_name(rec: Recording, dataset: Dataset) -> str:
 def _draw(
     report: InspectReport,
     dataset: Dataset,
-    per_rec: list[tuple[Recording, np.ndarray, np.ndarray, np.ndarray]],
+    per_rec: list[PerRecording],
     scale: np.ndarray | None,
     out_dir: Path,
 ) -> None:
     import matplotlib.pyplot as plt
 
-    from deepmouse.plots import save_figure
+    from deepmouse.plots import plot_example_windows, save_figure
 
     config = report.config
     period_ms = 1e3 / config.rate
@@ -251,35 +293,11 @@ def _draw(
     report.figures.append(save_figure(fig, out_dir / "intervals.png"))
 
     # 2. one example active window per class
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6), squeeze=False)
-    for row, name in enumerate(CLASS_NAMES):
-        example = next(
-            (X[np.flatnonzero(keep)[0]] for rec, _, X, keep in per_rec
-             if CLASS_NAMES[rec.label] == name and keep.any()),
-            None,
-        )
-        ax_path, ax_steps = axes[row]
-        if example is None:
-            for a in (ax_path, ax_steps):
-                a.text(0.5, 0.5, f"no active window of class {name}", ha="center",
-                       va="center", transform=a.transAxes)
-            continue
-        path = np.vstack([[0.0, 0.0], np.cumsum(example, axis=0)])
-        ax_path.plot(path[:, 0], path[:, 1], lw=1)
-        ax_path.plot(path[0, 0], path[0, 1], "go", ms=4)
-        ax_path.invert_yaxis()  # screen coordinates: y grows downwards
-        ax_path.set_title(f"{name}: path of one window ({config.seconds:g} s)")
-        ax_path.set_xlabel("x (px)")
-        ax_path.set_ylabel("y (px)")
-        ax_steps.plot(example[:, 0], lw=0.8, label="dx")
-        ax_steps.plot(example[:, 1], lw=0.8, label="dy")
-        ax_steps.set_title(f"{name}: movement per step")
-        ax_steps.set_xlabel("step")
-        ax_steps.set_ylabel("px / step")
-        ax_steps.legend(fontsize=7)
-        data["example_window"][name] = example.round(4).tolist()
-    fig.tight_layout()
-    report.figures.append(save_figure(fig, out_dir / "example_window.png"))
+    examples = example_windows(per_rec)
+    report.figures.append(plot_example_windows(examples, config.seconds,
+                                               out_dir / "example_window.png"))
+    data["example_window"] = {name: X.round(4).tolist() for name, X in examples.items()
+                              if X is not None}
 
     # 3. movement amplitude before / after idle filtering and normalisation
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))

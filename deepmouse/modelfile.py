@@ -44,6 +44,8 @@ from deepmouse.jsonio import dumps_strict, loads_strict
 from deepmouse.recordings import CLASS_NAMES, DataError
 from deepmouse.windows import MAX_GRID_RATE, MAX_WINDOW, WindowConfig
 
+MODEL_FILE = "model.safetensors"
+"""The model file's name in a run folder."""
 FORMAT = "deepmouse-model"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)

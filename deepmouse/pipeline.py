@@ -6,8 +6,12 @@
 - ``model.safetensors`` — the model file (:mod:`deepmouse.modelfile`);
 - ``history.csv`` — per epoch: train/dev loss and accuracy, seconds;
 - ``metrics.json`` — dev and test metrics (the test split's with the sequential decision, whose
-  constants are fitted on dev), windows per split, training time;
+  constants are fitted on dev), windows per split, training time, and the provenance the model
+  file carries too (dataset checksum, split, seed, versions);
 - ``config.json`` — the :class:`RunConfig` that produced it;
+- ``data.json`` — what went in: per class minutes, recordings, active share, the sampling of
+  each recording, one example window (:func:`deepmouse.inspect_data.data_summary`), so a report
+  can describe the data without the dataset at hand;
 - ``curves.png``, ``confusion.png``, ``reliability.png`` — learning curves, the test confusion
   matrix and the test reliability diagram (windows as scored and calibrated, the posterior).
 
@@ -29,15 +33,15 @@ from deepmouse.atomic import folder_lock, staged_files, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
+from deepmouse.inspect_data import data_summary
 from deepmouse.jsonio import dumps_strict, loads_strict
-from deepmouse.modelfile import HandModel, load_model, save_model
+from deepmouse.modelfile import MODEL_FILE, HandModel, load_model, save_model, versions
 from deepmouse.recordings import DataError, Dataset, load_dataset
 from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
 
-MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
-RUN_FILES = (MODEL_FILE, "history.csv", "metrics.json", "config.json", "curves.png",
-             "confusion.png", "reliability.png")
+RUN_FILES = (MODEL_FILE, "history.csv", "metrics.json", "config.json", "data.json",
+             "curves.png", "confusion.png", "reliability.png")
 """Every file a run writes in its folder (a new run replaces all of them)."""
 
 
@@ -248,18 +252,8 @@ def _train_into(
         clf.predict_proba(splits.test.X)[:, 1], splits.test.y, splits.test.recording, seconds,
         decision,
     )
-    metrics = {
-        "dev": dev_metrics,
-        "test": test_metrics,
-        "windows": splits.table(),
-        "split": config.split,
-        "held_out": splits.held_out,
-        "best_epoch": clf.best_epoch_,
-        "train_seconds": train_seconds,
-        "warnings": split_warnings,
-        "decision": None if decision is None else decision.to_dict(),
-    }
-    provenance = {
+    provenance = {  # in the model file and in metrics.json (where the report reads it)
+        "versions": versions(),
         "dataset": str(dataset.root),
         "dataset_checksum": dataset.checksum,
         "split": config.split,
@@ -273,11 +267,25 @@ def _train_into(
     if prepared.init is not None:
         provenance["init"] = {"model": str(config.init),
                               "provenance": prepared.init.provenance}
+    metrics = {
+        "dev": dev_metrics,
+        "test": test_metrics,
+        "windows": splits.table(),
+        "split": config.split,
+        "held_out": splits.held_out,
+        "best_epoch": clf.best_epoch_,
+        "train_seconds": train_seconds,
+        "warnings": split_warnings,
+        "decision": None if decision is None else decision.to_dict(),
+        "provenance": provenance,
+    }
     with staged_files(out, replaces=RUN_FILES) as stage:  # all of the run's files, or none
         save_model(stage / MODEL_FILE, clf, window_config, provenance, decision)
         write_atomic(stage / "history.csv", history_csv(clf.history_))
         write_atomic(stage / "metrics.json", dumps_strict(metrics, indent=2) + "\n")
         write_atomic(stage / "config.json", dumps_strict(config_dict, indent=2) + "\n")
+        write_atomic(stage / "data.json",
+                     dumps_strict(data_summary(dataset, window_config), indent=2) + "\n")
         if plots:
             from deepmouse.plots import plot_confusion, plot_curves, plot_reliability
 

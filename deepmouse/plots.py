@@ -1,5 +1,5 @@
-"""Figures of a run (learning curves, confusion matrix, reliability) and of a tuning study
-(matplotlib, no display needed).
+"""Figures of a run (learning curves, an example window, confusion matrix, ROC curve, decision
+over time, reliability) and of a tuning study (matplotlib, no display needed).
 
 Every figure is drawn from data that is also saved in the run folder (``history.csv``,
 ``metrics.json``), so a report can redraw it.
@@ -56,7 +56,7 @@ def plot_confusion(confusion: list[list[int]], path: str | Path, title: str = ""
     """A 2x2 confusion matrix (rows: true hand, columns: predicted hand)."""
     cm = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    ax.imshow(cm, cmap="Blues")
+    ax.imshow(cm, cmap="Blues", vmin=0)  # from 0: the text colour below follows max / 2
     for i in range(2):
         for j in range(2):
             colour = "white" if cm[i, j] > cm.max() / 2 else "black"
@@ -65,6 +65,88 @@ def plot_confusion(confusion: list[list[int]], path: str | Path, title: str = ""
     ax.set_yticks([0, 1], CLASS_NAMES)
     ax.set_xlabel("predicted hand")
     ax.set_ylabel("true hand")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_example_windows(examples: dict[str, np.ndarray | None], seconds: float,
+                         path: str | Path) -> Path:
+    """One window ``(window, 2)`` of movement per step (dx, dy px) per class, a row each: its
+    path on the screen and its dx, dy per step (``None``: a class without an active window)."""
+    fig, axes = plt.subplots(len(examples), 2, figsize=(9, 3 * len(examples)), squeeze=False)
+    for (name, example), (ax_path, ax_steps) in zip(examples.items(), axes, strict=True):
+        if example is None:
+            for a in (ax_path, ax_steps):
+                a.text(0.5, 0.5, f"no active window of class {name}", ha="center",
+                       va="center", transform=a.transAxes)
+            continue
+        example = np.asarray(example, dtype=float)
+        path_xy = np.vstack([[0.0, 0.0], np.cumsum(example, axis=0)])
+        ax_path.plot(path_xy[:, 0], path_xy[:, 1], lw=1)
+        ax_path.plot(path_xy[0, 0], path_xy[0, 1], "go", ms=4)
+        ax_path.invert_yaxis()  # screen coordinates: y grows downwards
+        ax_path.set_title(f"{name}: path of one window ({seconds:g} s)")
+        ax_path.set_xlabel("x (px)")
+        ax_path.set_ylabel("y (px)")
+        ax_steps.plot(example[:, 0], lw=0.8, label="dx")
+        ax_steps.plot(example[:, 1], lw=0.8, label="dy")
+        ax_steps.set_title(f"{name}: movement per step")
+        ax_steps.set_xlabel("step")
+        ax_steps.set_ylabel("px / step")
+        ax_steps.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_roc(roc: dict, auc: float | None, path: str | Path, title: str = "") -> Path:
+    """The ROC curve of P(left) (:func:`deepmouse.evaluate.roc_points`): the share of left-hand
+    windows called left against the share of right-hand windows called left, over every
+    threshold."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":", label="chance")
+    label = "model" if auc is None else f"model (AUC {auc:.3f})"
+    ax.plot(roc["fpr"], roc["tpr"], lw=1.5, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("right-hand windows called left (false positive rate)")
+    ax.set_ylabel("left-hand windows called left (true positive rate)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_decision_over_time(metrics: dict, path: str | Path, title: str = "") -> Path:
+    """One split's decision against seconds of movement: the sequential decision's accuracy
+    and the fraction of trials decided by then (``metrics["sequential"]["curve"]``, when
+    present), and the accuracy of the mean rule after each horizon
+    (``metrics["decision_accuracy"]``)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    sequential = metrics.get("sequential")
+    if sequential:
+        curve = sequential["curve"]
+        seconds = [c["seconds"] for c in curve]
+        ax.plot(seconds, [np.nan if c["accuracy"] is None else c["accuracy"] for c in curve],
+                "-", lw=1.8, label="accuracy of the decisions made")
+        ax.plot(seconds, [c["decided"] for c in curve], "--", lw=1.5,
+                label="fraction of trials decided")
+        ax.axhline(sequential["threshold"], color="grey", lw=0.8, ls=":",
+                   label=f"threshold {sequential['threshold']:g}")
+    horizons = [(float(h), a) for h, a in metrics.get("decision_accuracy", {}).items()
+                if a is not None]
+    if horizons:
+        ax.plot(*zip(*horizons, strict=True), "s", ms=5, color="C2",
+                label="mean rule: accuracy, always deciding")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, None)
+    ax.set_xlabel("seconds of movement")
+    ax.set_ylabel("share")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -543,9 +543,11 @@ def tune(
 
     Returns:
         ``{"study", "storage", "family", "fixed_params", "n_trials", "ran_here", "best_params",
-        "best_dev_accuracy"}`` (also written to ``out/tune.json``, which ``deepmouse train
-        --params`` reads); ``n_trials`` counts the study's finished trials, ``ran_here`` lists
-        the numbers of those this call finished. The study's figures
+        "best_dev_accuracy", "trials"}`` (also written to ``out/tune.json``, which ``deepmouse
+        train --params`` reads); ``n_trials`` counts the study's finished trials, ``ran_here``
+        lists the numbers of those this call finished, ``trials`` has every finished trial's
+        ``number``, ``params``, ``dev_accuracy``, ``dev_loss``, ``best_epoch`` and
+        ``seconds`` (of training). The study's figures
         go beside it (:func:`plot_tune`).
 
     Raises:
@@ -604,6 +606,9 @@ def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | N
         "ran_here": ran,
         "best_params": study.best_params,
         "best_dev_accuracy": study.best_value,
+        "trials": [{"number": t.number, "params": t.params, "dev_accuracy": t.value,
+                    **{k: t.user_attrs.get(k) for k in ("dev_loss", "best_epoch", "seconds")}}
+                   for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))],
     }
     write_atomic(out / "tune.json", dumps_strict(summary, indent=2) + "\n")
     plot_tune(study, out)

@@ -133,6 +133,29 @@ def tiny_run(synth_dataset, tmp_path_factory):
     return train_run(RunConfig(dataset=str(synth_dataset), out=str(out), params=TINY))
 
 
+@pytest.fixture(scope="session")
+def tiny_sweep(synth_dataset, tmp_path_factory) -> Path:
+    """A sweep folder: the tiny GRU at two hidden sizes, one epoch, one seed."""
+    from deepmouse.pipeline import RunConfig
+    from deepmouse.search import sweep
+
+    out = tmp_path_factory.mktemp("sweep")
+    config = RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1})
+    sweep(config, {"hidden": [4, 8]}, [0], out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_tune(synth_dataset, tmp_path_factory) -> Path:
+    """A tune folder: four one-epoch trials of the tiny GRU (enough for every tune figure)."""
+    from deepmouse.pipeline import RunConfig
+    from deepmouse.search import tune
+
+    out = tmp_path_factory.mktemp("tune")
+    tune(RunConfig(dataset=str(synth_dataset), params=TINY | {"epochs": 1}), 4, out)
+    return out
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -128,6 +128,9 @@ def test_demo_synthesises_trains_the_default_model_and_reports_the_test_split(tm
     assert config["family"] == "stroke-cnn" and config["split"] == "chrono"
     assert (tmp_path / "run" / "model.safetensors").is_file()
     assert "stroke-cnn: dev and test (chrono split)" in result.stdout
+    report = tmp_path / "report.html"  # the demo ends with its run's report, and says where
+    assert f"report: {report}" in " ".join(result.stdout.split())
+    assert "data:image/png;base64," in report.read_text()
 
 
 def test_tune_on_postgresql_without_its_driver_names_the_extra(synth_dataset, tmp_path,

@@ -10,6 +10,7 @@ from deepmouse.evaluate import (
     decision_probability,
     evaluate_model,
     evaluate_windows,
+    roc_points,
     windows_for_horizon,
 )
 from deepmouse.modelfile import load_model
@@ -54,7 +55,18 @@ def test_evaluate_windows_fields():
     assert m["roc_auc"] == 1.0
     assert set(m["decision_accuracy"]) == {"2", "5", "10", "30"}
     one_class = evaluate_windows(np.array([0.8, 0.9]), np.array([1, 1]), np.zeros(2, int), 2.0)
-    assert one_class["roc_auc"] is None
+    assert one_class["roc_auc"] is None and one_class["roc"] is None
+
+
+def test_roc_points_run_from_the_corner_to_the_corner_and_are_thinned():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 5000)
+    p = np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(0, 0.3, 5000), 0, 1)
+    roc = roc_points(p, y, most=50)
+    assert len(roc["fpr"]) == len(roc["tpr"]) <= 50
+    assert (roc["fpr"][0], roc["tpr"][0]) == (0.0, 0.0)
+    assert (roc["fpr"][-1], roc["tpr"][-1]) == (1.0, 1.0)
+    assert roc["fpr"] == sorted(roc["fpr"]) and roc["tpr"] == sorted(roc["tpr"])
 
 
 def test_evaluate_model_recreates_the_training_split(tiny_run, synth_dataset):

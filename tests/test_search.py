@@ -54,7 +54,15 @@ def test_tune_runs_until_the_study_holds_n_trials_and_continues_it(synth_dataset
     assert second["n_trials"] == 3
     study = optuna.load_study(study_name="s", storage=storage)
     assert all(0 <= t.value <= 1 for t in study.trials)
-    assert json.loads((tmp_path / "tune.json").read_text())["n_trials"] == 3
+    written = json.loads((tmp_path / "tune.json").read_text())
+    assert written["n_trials"] == 3
+    # every finished trial, the two of the first call among them, with its scores
+    assert sorted(t["number"] for t in written["trials"]) == [0, 1, 2]
+    by_number = {t.number: t for t in study.trials}
+    for trial in written["trials"]:
+        assert trial["dev_accuracy"] == by_number[trial["number"]].value
+        assert trial["params"] == by_number[trial["number"]].params
+        assert trial["dev_loss"] > 0 and trial["seconds"] >= 0
 
 
 def test_search_space_follows_the_family():
