@@ -34,13 +34,21 @@ from deepmouse.pointer import MAX_RATE, PointerError, Position, StopSignals, poi
 from deepmouse.recordings import (
     CLASS_NAMES,
     DEFAULT_RATE,
+    RECORDING_SUFFIXES,
     DataError,
     interval_stats,
     read_dataset_info,
+    read_recording,
 )
+from deepmouse.windows import WindowConfig, active_mask, active_seconds, movement
 
 FLUSH_SECONDS = 0.5
 """Samples reach the disk (write + fsync) at least this often."""
+
+FIRST_MODEL_MINUTES = 5.0
+"""Minutes of movement per hand after which a first model is worth training: on held-out mouse
+sessions the default family's learning curve has reached most of its accuracy there (the
+``train_size`` sweep in ``benchmarks/RESULTS.md``, "How much to record")."""
 
 DEVICES = ("touchpad", "mouse")
 
@@ -73,6 +81,7 @@ class RecordSummary:
     interval_max_ms: float
     spikes: int
     stopped_by: str
+    active_seconds: float = 0.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -88,7 +97,58 @@ class RecordSummary:
             f"interval: mean {self.interval_mean_ms:.3f} ms, std {self.interval_std_ms:.3f} ms, "
             f"p99 {self.interval_p99_ms:.3f} ms, max {self.interval_max_ms:.3f} ms",
             f"delay spikes (> {2000.0 / self.rate:.3g} ms): {self.spikes}",
+            f"movement: {self.active_seconds:.0f} s (windows that move; pauses do not count)",
         ]
+
+
+class ActiveClock:
+    """Counts seconds of movement while recording, as :func:`deepmouse.windows.active_seconds`
+    counts them in the finished file: back-to-back windows of the polled samples that pass the
+    idle filter.
+
+    Args:
+        config: the windows a model would cut (default: :class:`WindowConfig`'s defaults at
+            the recording's rate).
+    """
+
+    def __init__(self, config: WindowConfig | None = None) -> None:
+        self.config = config or WindowConfig()
+        self.seconds = 0.0
+        self._positions: list[tuple[float, float]] = []
+
+    @classmethod
+    def for_rate(cls, rate: float) -> ActiveClock:
+        """A clock of the default window's seconds (2 s) at a recorder's polling ``rate``."""
+        default = WindowConfig()
+        window = max(2, round(default.seconds * rate))
+        return cls(WindowConfig(window=window, rate=float(rate)))
+
+    def push(self, x: float, y: float) -> None:
+        """Add one polled position; completes a window every ``window`` steps."""
+        self._positions.append((x, y))
+        if len(self._positions) == self.config.window + 1:
+            X = movement(np.array(self._positions))[None]  # (1, window, 2)
+            if active_mask(X, self.config.idle_threshold)[0]:
+                self.seconds += self.config.seconds
+            self._positions = self._positions[-1:]  # the next window starts at this position
+
+
+def recorded_seconds(dataset: str | os.PathLike, config: WindowConfig | None = None
+                     ) -> dict[str, float]:
+    """Seconds of movement per hand already in ``dataset`` (files that do not load count 0:
+    ``deepmouse data inspect`` names what is wrong with them)."""
+    config = config or WindowConfig()
+    totals = dict.fromkeys(CLASS_NAMES, 0.0)
+    for hand in CLASS_NAMES:
+        folder = Path(dataset) / hand
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if path.suffix not in RECORDING_SUFFIXES:
+                continue
+            try:
+                totals[hand] += active_seconds(read_recording(path), config)
+            except DataError:
+                continue
+    return totals
 
 
 def new_recording_path(dataset: Path, hand: str, when: datetime | None = None) -> Path:
@@ -203,6 +263,7 @@ def record(
     device: str | None = None,
     stop_event: threading.Event | None = None,
     on_sample: Callable[[float, float, float], None] | None = None,
+    active: ActiveClock | None = None,
     position: Position | None = None,
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep,
@@ -217,6 +278,8 @@ def record(
         device: ``touchpad`` or ``mouse``; noted in ``dataset.json`` when given.
         stop_event: set it (from another thread) to end the recording.
         on_sample: called with ``(t, x, y)`` after each sample (keep it fast).
+        active: counts the seconds of movement as samples come (default: a new
+            :class:`ActiveClock` for 2-s windows at ``rate``); pass one to watch it live.
         position: pointer reader (default: :func:`pointer`, the real cursor via pynput).
         clock, sleep: the time source of the polling (a test passes a fake one).
 
@@ -228,6 +291,7 @@ def record(
         WriteError: the disk filled up; the recording keeps the whole lines written before.
     """
     dataset = check_arguments(dataset, hand, seconds, rate, device)
+    active = active or ActiveClock.for_rate(rate)
     own_pointer = position is None
     position = position or pointer()
 
@@ -246,6 +310,7 @@ def record(
                 for t, x, y in poll(position, rate, seconds, stop, clock, sleep):
                     times.append(t)
                     pending.append(f"{t:.6f},{x:.6g},{y:.6g}\n")
+                    active.push(x, y)
                     if on_sample is not None:
                         on_sample(t, x, y)
                     if t - last_flush >= FLUSH_SECONDS:
@@ -280,5 +345,6 @@ def record(
         duration=float(times[-1] - times[0]) if len(times) > 1 else 0.0,
         rate=rate,
         stopped_by=stopped_by,
+        active_seconds=active.seconds,
         **stats,
     )

@@ -228,6 +228,13 @@ def active_mask(X: np.ndarray, idle_threshold: float) -> np.ndarray:
     return keep
 
 
+def active_seconds(rec: Recording, config: WindowConfig) -> float:
+    """Seconds of movement in ``rec`` as a model sees them: back-to-back windows that pass the
+    idle filter, times the window's length (the pauses of a reading hand do not count)."""
+    X = cut(movement(resample(rec, config.rate)), config.window, config.window)
+    return float(active_mask(X, config.idle_threshold).sum()) * config.seconds
+
+
 def fit_scale(X: np.ndarray) -> np.ndarray:
     """Per-axis normalisation constants from (train) windows ``(n, window, 2)`` → ``(2,)``.
 
