@@ -25,6 +25,7 @@ from deepmouse.decision import DEFAULT_THRESHOLD
 from deepmouse.families import COMMON_PARAMETERS, DEFAULT_FAMILY, FAMILIES, MissingDependencyError
 from deepmouse.jsonio import dumps_strict
 from deepmouse.live import DEFAULT_HOP, DEFAULT_SPEED
+from deepmouse.pretrained import DEFAULT_POINTER_DEVICE
 from deepmouse.recordings import DEFAULT_RATE
 from deepmouse.synth import DEFAULT_MINUTES, DEFAULT_SESSIONS
 from deepmouse.windows import DEFAULT_IDLE_THRESHOLD, DEFAULT_WINDOW, SPLIT_FRACTIONS, SPLITS
@@ -244,31 +245,55 @@ def data_inspect(
 # --- record / live --------------------------------------------------------------------------
 @contextlib.contextmanager
 def _record_progress(
-    seconds: float | None, enabled: bool
+    seconds: float | None, enabled: bool, active, before: float
 ) -> Iterator[Callable[[float, float, float], None] | None]:
-    """A transient progress line (elapsed time, samples) on a terminal; else nothing.
+    """A transient progress line on a terminal (elapsed time, seconds of movement, what a first
+    model still needs); else nothing.
 
     Yields the ``on_sample`` callback for :func:`deepmouse.record.record`: it only updates a
-    counter; Rich redraws twice a second from its own thread.
+    few fields; Rich redraws twice a second from its own thread. ``active`` is the recorder's
+    :class:`~deepmouse.record.ActiveClock`, ``before`` the seconds of movement of this hand
+    already in the dataset.
     """
     if not enabled or not err_console.is_terminal:
         yield None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = [TextColumn("recording"), TimeElapsedColumn(), TextColumn("{task.fields[n]} samples")]
+    from deepmouse.record import FIRST_MODEL_MINUTES
+
+    columns = [TextColumn("recording"), TimeElapsedColumn(),
+               TextColumn("movement {task.fields[moved]}"), TextColumn("{task.fields[goal]}")]
     if seconds:
         columns.insert(1, BarColumn())
+    goal = FIRST_MODEL_MINUTES * 60
+
+    def fields() -> dict:
+        total = before + active.seconds
+        status = ("[green]enough for a first model[/]" if total >= goal else
+                  f"{minutes(goal - total)} more for a first model")
+        return {"moved": f"{minutes(active.seconds)} (this hand in all: {minutes(total)})",
+                "goal": status}
+
     with Progress(*columns, console=err_console, transient=True,
                   refresh_per_second=2) as progress:
-        task_id = progress.add_task("record", total=seconds, n=0)
+        task_id = progress.add_task("record", total=seconds, **fields())
         task = next(t for t in progress.tasks if t.id == task_id)
+        shown = [active.seconds]
 
         def on_sample(t: float, x: float, y: float) -> None:
-            task.fields["n"] += 1  # plain attribute writes: no lock, no redraw here
-            task.completed = t
+            task.completed = t  # plain attribute writes: no lock, no redraw here
+            if active.seconds != shown[0]:  # a window just completed
+                shown[0] = active.seconds
+                task.fields.update(fields())
 
         yield on_sample
+
+
+def minutes(seconds: float) -> str:
+    """``m:ss`` of a number of seconds."""
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 @app.command()
@@ -288,24 +313,33 @@ def record(
 ) -> None:
     """Record the cursor position of one hand into a dataset.
 
-    Polls the pointer at a fixed rate on a monotonic clock and writes t,x,y lines (t seconds
-    since start, x,y screen pixels). Data reach the disk at least every second; Ctrl-C or
-    SIGTERM end with a complete file and a summary (samples, achieved rate, interval
-    mean/std/p99, delay spikes). Never overwrites a file.
+    Move the pointer with that hand as you usually do (browse, play, draw): only movement
+    counts, and the progress line shows how much of it the dataset holds and how much more a
+    first model needs (about FIRST_MODEL_MINUTES of each hand). Polls the pointer at a fixed
+    rate on a monotonic clock and writes t,x,y lines (t seconds since start, x,y screen
+    pixels). Data reach the disk at least every second; Ctrl-C or SIGTERM end with a complete
+    file and a summary (samples, achieved rate, interval mean/std/p99, delay spikes, seconds of
+    movement). Never overwrites a file.
     """
     from deepmouse.pointer import pointer
-    from deepmouse.record import check_arguments
+    from deepmouse.record import FIRST_MODEL_MINUTES, ActiveClock, check_arguments, recorded_seconds
     from deepmouse.record import record as record_pointer
 
     options = given(seconds=seconds, rate=rate, device=device)
     check_arguments(dataset, hand, **options)
     position = pointer()
+    before = recorded_seconds(dataset)
+    active = ActiveClock.for_rate(rate or DEFAULT_RATE)
     if not as_json:
         limit = f"for {seconds:g} s" if seconds else "until Ctrl-C"
-        err_console.print(f"recording the {hand} hand at {rate or DEFAULT_RATE:g} Hz {limit}...")
-    with _record_progress(seconds, enabled=not as_json) as on_sample:
+        err_console.print(
+            f"recording the [bold]{hand}[/] hand at {rate or DEFAULT_RATE:g} Hz {limit}: move "
+            f"the pointer with your {hand} hand as you usually do. Only movement counts; a first "
+            f"model needs about {FIRST_MODEL_MINUTES:g} minutes of each hand (the dataset holds "
+            f"{minutes(before['right'])} of the right, {minutes(before['left'])} of the left).")
+    with _record_progress(seconds, not as_json, active, before[hand]) as on_sample:
         summary = record_pointer(dataset, hand, position=position, on_sample=on_sample,
-                                 **options)
+                                 active=active, **options)
     if as_json:
         print(dumps_strict(summary.to_dict()))
         return
@@ -313,13 +347,34 @@ def record(
         print(line)
     if summary.samples < 2:
         show_warnings(["fewer than 2 samples: the file will not load"])
+    print(next_step(dataset, before | {hand: before[hand] + summary.active_seconds}))
+
+
+def next_step(dataset: Path, moved: dict[str, float]) -> str:
+    """What to do after a recording, from the seconds of movement per hand in the dataset."""
+    from deepmouse.record import FIRST_MODEL_MINUTES
+
+    goal = FIRST_MODEL_MINUTES * 60
+    short = [hand for hand in ("right", "left") if moved[hand] < goal]
+    held = ", ".join(f"{minutes(moved[hand])} of the {hand} hand" for hand in ("right", "left"))
+    if short:
+        needs = " and ".join(f"{minutes(goal - moved[hand])} more of the {hand} hand"
+                             for hand in short)
+        return f"movement in {dataset}: {held}; a first model needs {needs}"
+    return (f"movement in {dataset}: {held}: enough for a first model: deepmouse train "
+            f"{dataset} --init {DEFAULT_POINTER_DEVICE}")
 
 
 @app.command()
 @user_errors
 def live(
-    model: Annotated[Path, typer.Argument(
-        help="Model file (model.safetensors) or a run folder holding one.")],
+    model: Annotated[Path | None, typer.Argument(
+        help="Model file (model.safetensors) or a run folder holding one (default: the model "
+             "for --device trained on the DeepMouse recordings, built on first use and "
+             "cached; see deepmouse models).", show_default=False)] = None,
+    device: Annotated[str, typer.Option(
+        help="Without MODEL: which pointing device's model to use, mouse or touchpad.")]
+        = DEFAULT_POINTER_DEVICE,
     seconds: Annotated[float | None, typer.Option(
         help="Stop after this many seconds (default: until Ctrl-C or, with --replay, the end "
              "of the file).")] = None,
@@ -345,9 +400,99 @@ def live(
     """
     from deepmouse.live import run_live
 
+    if model is None:
+        model = pretrained_model(device)
     with naming_model(model):
         run_live(model, seconds=seconds, replay=replay, json_lines=json_lines,
                  **given(speed=speed, hop=hop, threshold=threshold))
+
+
+def starting_model(name: str) -> Path:
+    """The model file ``train --init`` names: a pointing device's cached model (built if
+    missing) for ``mouse`` / ``touchpad`` unless a file of that name exists, else a model file
+    or run folder."""
+    from deepmouse.live import model_path
+    from deepmouse.pretrained import POINTER_DEVICES
+
+    if name in POINTER_DEVICES and not Path(name).exists():
+        return pretrained_model(name)
+    return model_path(name)
+
+
+def pretrained_model(device: str) -> Path:
+    """The cached model of ``device``, built first (download, progress bar) if missing."""
+    from deepmouse.pretrained import ensure_model
+
+    return ensure_model(device, train=run_with_progress,
+                        on_stage=lambda line: err_console.print(escape(line)))
+
+
+@app.command()
+@user_errors
+def models(
+    build: Annotated[list[str] | None, typer.Option(
+        help="Build (download and train) the model of this pointing device now if it is not "
+             "cached: mouse or touchpad; may repeat.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the model cards as a JSON list.")] = False,
+) -> None:
+    """List the cached models, each with its model card.
+
+    These are the models deepmouse live uses without a model file: the default family trained
+    on the public DeepMouse recordings, one per pointing device, with the figures they reached
+    on recordings they never trained on.
+    """
+    from deepmouse.pretrained import check_device, list_models, models_dir
+
+    for device in build or []:
+        check_device(device)
+    for device in build or []:
+        pretrained_model(device)
+    cards = list_models()
+    if as_json:
+        print(dumps_strict(cards))
+        return
+    if not cards:
+        console.print(f"no cached model in {escape(str(models_dir()))}: deepmouse live builds "
+                      "one on first use, or run deepmouse models --build mouse")
+        return
+    for card in cards:
+        console.print(model_card_panel(card))
+
+
+def model_card_panel(card: dict):
+    """A Rich panel of one model card (see :func:`deepmouse.pretrained.model_card`)."""
+    from rich.panel import Panel
+
+    data, held_out = card["data"], card["held_out"]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("model", escape(card["model"]))
+    grid.add_row("family", escape(str(card["family"])))
+    grid.add_row("whose hands", escape(card["whose_hands"]))
+    grid.add_row("data", ", ".join(
+        f"{name} {data['minutes'][name]:g} min in {data['sessions'][name]} session(s)"
+        for name in ("right", "left")) + f" ({escape(data['dataset'])})")
+    tested = ", ".join(held_out.get("test_recordings") or []) or "the last 15% of each recording"
+    grid.add_row("held out", escape(f"{held_out['split']} split, tested on {tested}"))
+    grid.add_row("one window", f"accuracy {percent(held_out['window_accuracy'])}, "
+                               f"ROC AUC {number(held_out['roc_auc'], '.2f')}")
+    right = percent(held_out["right_when_decided"])
+    grid.add_row("decision", (
+        f"made in {percent(held_out['decided'])} of trials at P ≥ "
+        f"{number(held_out['decision_threshold'])}, right {right} of the time, median "
+        f"{number(held_out['median_seconds_to_decide'])} s of movement"))
+    grid.add_row("advice", escape(card["advice"]))
+    return Panel(grid, title=f"{card['device']} model", title_align="left")
+
+
+def percent(value) -> str:
+    return UNDEFINED if value is None else f"{value:.0%}"
+
+
+def number(value, spec: str = "g") -> str:
+    return UNDEFINED if value is None else format(value, spec)
 
 
 # --- train / evaluate -----------------------------------------------------------------------
@@ -392,6 +537,11 @@ def train(
              f"(default {DEFAULT_IDLE_THRESHOLD:g}).")] = None,
     resume: Annotated[bool, typer.Option(
         help="Continue an interrupted run from its checkpoint in --out.")] = False,
+    init: Annotated[str | None, typer.Option(
+        help="Start from this trained model and fine-tune it on DATASET: a model file, a run "
+             "folder, or mouse / touchpad for the model deepmouse live uses out of the box. "
+             "The run keeps its family, network, window and normalisation; training options "
+             "(--epochs, --lr, ...) apply.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Train a model and write its run folder (model, history, metrics, plots)."""
@@ -410,7 +560,7 @@ def train(
     config = RunConfig(
         dataset=str(dataset), params=params,
         **given(out=out and str(out), window=window, stride=stride, split=split, seed=seed,
-                idle_threshold=idle_threshold),
+                idle_threshold=idle_threshold, init=init and str(starting_model(init))),
     )
     result = run_with_progress(config, quiet=as_json, resume=resume)
     if as_json:

@@ -24,12 +24,13 @@ One streaming code path serves the live cursor and the replay of a recording:
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
@@ -338,7 +339,36 @@ def model_path(path: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------- front end
 
 
-def _render(update: Update | None, predictor: StreamingPredictor, source: str) -> object:
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+SPARK_SECONDS = 60
+"""The live view's sparkline shows the posterior over this many seconds, one mark a second."""
+
+
+def sparkline(history: Sequence[tuple[float, float]], now: float,
+              seconds: int = SPARK_SECONDS) -> str:
+    """P(left) over the last ``seconds`` as a line of block marks, one per second, oldest first.
+
+    Args:
+        history: ``(t, p_left_total)`` pairs in time order.
+        now: the time of the latest update; the line ends there.
+        seconds: how far back the line reaches.
+
+    Returns:
+        Up to ``seconds`` characters: ``▁`` for P(left) 0 (right hand) up to ``█`` for 1 (left
+        hand), a space for a second without an update. Each second shows its last update.
+    """
+    marks = [" "] * seconds
+    top = len(SPARK_CHARS) - 1
+    for t, p in history:
+        slot = seconds - 1 - int(math.floor(now - t))
+        if 0 <= slot < seconds:
+            marks[slot] = SPARK_CHARS[min(top, int(p * len(SPARK_CHARS)))]
+    start = next((i for i, mark in enumerate(marks) if mark != " "), seconds)
+    return "".join(marks[start:])
+
+
+def _render(update: Update | None, predictor: StreamingPredictor, source: str,
+            history: Sequence[tuple[float, float]] = ()) -> object:
     from rich.panel import Panel
     from rich.table import Table
 
@@ -359,6 +389,8 @@ def _render(update: Update | None, predictor: StreamingPredictor, source: str) -
         grid.add_row("time", f"{update.t:.1f} s")
         grid.add_row("window", current)
         grid.add_row("decision", _decision_text(update, predictor))
+        if history:
+            grid.add_row("last minute", f"right [magenta]{sparkline(history, update.t)}[/] left")
         grid.add_row("idle", f"{update.n_idle} window(s) skipped")
         grid.add_row("latency", f"{update.latency_ms:.2f} ms per update")
     title = (f"deepmouse live: {source} (window {cfg.seconds:g} s at {cfg.rate:g} Hz, "
@@ -462,12 +494,16 @@ def run_live(
         with Live(_render(None, predictor, source), console=console,
                   refresh_per_second=8, transient=False) as display:
             shown = 0.0
+            history: collections.deque[tuple[float, float]] = collections.deque()
             try:
                 for t, x, y in samples:
                     updates = predictor.push(t, x, y)
                     if updates:
                         last = updates[-1]
-                        display.update(_render(last, predictor, source))
+                        history.extend((u.t, u.p_left_total) for u in updates)
+                        while history and history[0][0] < last.t - SPARK_SECONDS:
+                            history.popleft()
+                        display.update(_render(last, predictor, source, history))
                     elif last is None and t - shown >= 0.1:
                         shown = t
                         display.update(_render(None, predictor, source))

@@ -325,3 +325,37 @@ def test_live_on_a_real_x_server(tiny: tuple[Path, Path],
         assert len(lines) in (2, 3)
         assert all(d["idle"] and d["p_left"] is None for d in lines)
         assert last is not None and last.decision is None and last.n_windows == 0
+
+
+def test_sparkline_marks_the_last_minute_one_second_a_mark():
+    from deepmouse.live import SPARK_CHARS, sparkline
+
+    history = [(t / 2, (t / 2) / 90) for t in range(181)]  # P(left) rising over 90 s
+    line = sparkline(history, now=90.0)
+    assert len(line) == 60  # only the last minute
+    assert line[-1] == SPARK_CHARS[-1] and line[0] == SPARK_CHARS[int(30 / 90 * 8)]
+    assert list(line) == sorted(line)  # a rising posterior draws rising marks
+    assert sparkline([(0.0, 0.0), (0.5, 1.0)], now=0.5) == SPARK_CHARS[-1]  # a second's last
+    assert sparkline([(0.0, 0.0), (3.0, 1.0)], now=3.0) == SPARK_CHARS[0] + "  " + SPARK_CHARS[-1]
+    assert sparkline([], now=5.0) == ""
+
+
+def test_the_live_view_draws_the_posterior_of_the_last_minute(
+    tiny: tuple[Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from deepmouse.live import sparkline
+
+    model_file, data = tiny
+    replay = data / "left" / "session1.csv"
+    updates = [json.loads(line) for line in _json_lines(model_file, replay)]
+    run_live(model_file, replay=replay, speed=0, seconds=30)
+    out = capsys.readouterr().out
+    last = updates[-1]
+    expected = sparkline([(u["t"], u["p_left_total"]) for u in updates], last["t"])
+    assert f"last minute  right {expected} left" in out
+
+
+def _json_lines(model_file: Path, replay: Path) -> list[str]:
+    out = io.StringIO()
+    run_live(model_file, replay=replay, speed=0, seconds=30, json_lines=True, out=out)
+    return out.getvalue().splitlines()
