@@ -34,6 +34,16 @@ def save_figure(fig, path: str | Path) -> Path:
     return Path(path)
 
 
+def _finish_axes(fig, ax, path: str | Path, title: str) -> Path:
+    """Grid, legend in the lower right, the title if any; then save (see :func:`save_figure`)."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def plot_curves(history: list[dict], path: str | Path, best_epoch: int | None = None) -> Path:
     """Train/dev accuracy and loss per epoch, side by side."""
     epochs = [row["epoch"] for row in history]
@@ -112,12 +122,7 @@ def plot_roc(roc: dict, auc: float | None, path: str | Path, title: str = "") ->
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("right-hand windows called left (false positive rate)")
     ax.set_ylabel("left-hand windows called left (true positive rate)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish_axes(fig, ax, path, title)
 
 
 def plot_decision_over_time(metrics: dict, path: str | Path, title: str = "") -> Path:
@@ -145,12 +150,7 @@ def plot_decision_over_time(metrics: dict, path: str | Path, title: str = "") ->
     ax.set_xlim(0, None)
     ax.set_xlabel("seconds of movement")
     ax.set_ylabel("share")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish_axes(fig, ax, path, title)
 
 
 def plot_reliability(metrics: dict, path: str | Path, title: str = "") -> Path:
