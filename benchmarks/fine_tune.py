@@ -15,9 +15,11 @@ pairs train):
    are scored on that same test: the model for everybody trained on the 4 other pairs
    (``out of the box``), the default family trained from scratch on the ``m`` minutes
    (``scratch``), and the out-of-the-box model fine-tuned on them (``fine-tuned``, what
-   ``deepmouse train DATA --init mouse`` does). Both trainings use the family's default
-   settings (10 epochs, lr 3e-3), no dev (the user's minutes all train; the last epoch is kept):
-   nothing is chosen on the test part.
+   ``deepmouse train DATA --init mouse`` does). Both train for the family's 10 epochs with no
+   dev (the user's minutes all train; the last epoch is kept). Scratch uses the family's
+   learning rate; fine-tuning's is chosen among :data:`FINE_TUNE_LRS` with the dev pair in the
+   user's place (its first minutes fine-tune, its last 40% scores). Nothing is chosen on the
+   test part.
 
 Every model is scored once on 2-s windows that do not overlap: per-window accuracy, ROC AUC and
 the decision accuracy (mean rule) after 10 s of movement.
@@ -51,6 +53,8 @@ OWN_TEST_SHARE = 0.4
 """The last 40% of each held-out recording is the user's test (2 minutes of a 5-minute session),
 so at most 3 minutes of a 5-minute session can train."""
 CPU_ONE_THREAD = {"device": "cpu", "threads": 1}
+FINE_TUNE_LRS = (3e-3, 3e-4, 3e-5)
+"""Learning rates fine-tuning chooses among (the family's default first)."""
 
 
 def mouse_folds(dataset) -> list[tuple[list[int], list[int], str]]:
@@ -99,10 +103,10 @@ def score(clf: HandClassifier, test: WindowSet, config: WindowConfig) -> dict:
 
 
 def fit(train: WindowSet, dev: WindowSet | None, seed: int, init: HandClassifier | None = None,
-        epochs: int | None = None) -> tuple[HandClassifier, float]:
-    """The default family (``epochs``: fewer than its default, for reduced runs) fitted on
-    ``train``, from ``init`` if given; and the seconds it took."""
-    clf = HandClassifier(**CPU_ONE_THREAD, seed=seed, epochs=epochs)
+        epochs: int | None = None, lr: float | None = None) -> tuple[HandClassifier, float]:
+    """The default family (``epochs``: fewer than its default, for reduced runs; ``lr``: other
+    than its default) fitted on ``train``, from ``init`` if given; and the seconds it took."""
+    clf = HandClassifier(**CPU_ONE_THREAD, seed=seed, epochs=epochs, lr=lr)
     start = time.perf_counter()
     clf.fit(train.X, train.y, *(() if dev is None else (dev.X, dev.y)), init=init)
     return clf, time.perf_counter() - start
@@ -158,16 +162,32 @@ def run_fold(dataset, fold, fractions, own_minutes, seed, done, cache, log,
         return base["model"]
 
     cached("own|box", out_of_the_box)
+    # The fine-tuning learning rate is chosen with the dev pair standing in for the user (its
+    # first minutes fine-tune, its last 40% scores): the user's own test is read once, with the
+    # chosen rate.
+    proxy = [recs[i] for i in dev_ids]
+    proxy_test = windows_of(proxy, config, config.window, start=1 - OWN_TEST_SHARE)
     for m in own_minutes:
         mine = windows_of([recs[i] for i in user], config, stride, minutes=m)
+        proxy_mine = windows_of(proxy, config, stride, minutes=m)
+
+        def choose(m=m, proxy_mine=proxy_mine) -> dict:
+            accuracy = {}
+            for lr in FINE_TUNE_LRS:
+                clf, _ = fit(proxy_mine, None, seed, init=full_model(), epochs=epochs, lr=lr)
+                accuracy[str(lr)] = score(clf, proxy_test, config)["accuracy"]
+            best = max(FINE_TUNE_LRS, key=lambda lr: accuracy[str(lr)])
+            return {"question": "choice", "minutes": m, "dev_accuracy": accuracy, "lr": best}
+
+        chosen = cached(f"choice|{m}", choose)["lr"]
         for method in ("scratch", "fine-tuned"):
-            def own(method=method, mine=mine, m=m) -> dict:
-                init = full_model() if method == "fine-tuned" else None
-                clf, seconds = fit(mine, None, seed, init=init, epochs=epochs)
-                return {"question": "own", "method": method, "minutes": m,
+            def own(method=method, mine=mine, m=m, chosen=chosen) -> dict:
+                init, lr = (full_model(), chosen) if method == "fine-tuned" else (None, None)
+                clf, seconds = fit(mine, None, seed, init=init, epochs=epochs, lr=lr)
+                return {"question": "own", "method": method, "minutes": m, "lr": lr,
                         "minutes_per_hand": movement_minutes(mine, config, stride),
                         "train_seconds": round(seconds, 1), **score(clf, own_test, config)}
-            cached(f"own|{method}|{m}", own)
+            cached(f"own|{method}|{m}" + (f"|lr={chosen}" if method == "fine-tuned" else ""), own)
     return rows
 
 
@@ -175,6 +195,8 @@ def summarise(rows: list[dict]) -> list[dict]:
     """Mean ± std over folds per (question, method, size)."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
+        if row["question"] == "choice":
+            continue
         size = row.get("fraction", row.get("minutes"))
         groups.setdefault((row["question"], row.get("method", "everybody"), size), []).append(row)
     out = []
@@ -187,6 +209,15 @@ def summarise(rows: list[dict]) -> list[dict]:
                 entry[metric] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
         out.append(entry)
     return out
+
+
+def chosen_rates(rows: list[dict]) -> dict[str, int]:
+    """How often each fine-tuning learning rate was chosen (over folds and minutes)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row["question"] == "choice":
+            counts[str(row["lr"])] = counts.get(str(row["lr"]), 0) + 1
+    return counts
 
 
 def markdown(summary: list[dict]) -> str:
@@ -280,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(markdown(summary))
     else:
-        print(json.dumps({"command": " ".join(sys.argv), "rows": rows, "summary": summary},
+        print(json.dumps({"command": " ".join(sys.argv), "rows": rows, "summary": summary,
+                          "fine_tune_lr_chosen": chosen_rates(rows)},
                          indent=None if not args.json else 1))
     return 0
 

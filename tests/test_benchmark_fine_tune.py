@@ -21,6 +21,15 @@ def test_the_benchmark_scores_every_model_of_a_fold_and_draws_both_curves(synth_
     rows = report["rows"]
     across = [r for r in rows if r["question"] == "across"]
     own = [r for r in rows if r["question"] == "own"]
+    choices = [r for r in rows if r["question"] == "choice"]
+    assert [r["minutes"] for r in choices] == [0.25, 0.5]
+    for choice in choices:  # the rate chosen on the dev pair is the one fine-tuning used
+        assert set(choice["dev_accuracy"]) == {str(lr) for lr in fine_tune.FINE_TUNE_LRS}
+        assert choice["dev_accuracy"][str(choice["lr"])] == max(choice["dev_accuracy"].values())
+        [tuned] = [r for r in own if r["method"] == "fine-tuned"
+                   and r["minutes"] == choice["minutes"]]
+        assert tuned["lr"] == choice["lr"]
+    assert sum(report["fine_tune_lr_chosen"].values()) == 2
     assert [r["fraction"] for r in across] == [0.5, 1.0]
     assert across[0]["minutes_per_hand"] < across[1]["minutes_per_hand"]
     assert [(r["method"], r["minutes"]) for r in own] == [
@@ -29,7 +38,7 @@ def test_the_benchmark_scores_every_model_of_a_fold_and_draws_both_curves(synth_
     # the user's test part is the same for every model of the fold; it is not the across test
     assert len({r["test_windows"] for r in own}) == 1
     assert own[0]["test_windows"] < across[0]["test_windows"]
-    for row in rows:
+    for row in across + own:
         assert 0.0 <= row["accuracy"] <= 1.0
     assert png.stat().st_size > 10_000
 
