@@ -42,7 +42,10 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.95
 """P(hand) at which the decision is made."""
 DEFAULT_SWITCH_RATE = 1.0 / 300.0
-"""Prior rate of a new segment: once per 5 minutes of movement (a change of hand once per 10)."""
+"""Prior rate of a new segment: once per 5 minutes of movement (a change of hand once per 10).
+Higher rates (1/120 to 1/15 per s) follow a change of hand a few seconds sooner, but chosen per
+mouse fold on the other folds they did not agree, and the ensemble fell below 95% right
+(``benchmarks/sequential.py --switch-study``, RESULTS.md); so it stays."""
 MAX_ABS_LOG_ODDS = 100.0
 """Window log-odds are clipped to this: beyond it a window would outweigh any evidence."""
 MAX_SEGMENTS = 400

@@ -201,6 +201,38 @@ def sequential_metrics(
     }
 
 
+def switch_delays(
+    z: np.ndarray,
+    y: np.ndarray,
+    recording: np.ndarray,
+    window_seconds: float,
+    decision: DecisionModel,
+    stream: Callable[[], SequentialDecision] | None = None,
+) -> list[float | None]:
+    """The delay of every spliced change of hand (see :func:`switch_metrics`): seconds of
+    movement after the splice until the decision is the new hand, ``None`` where it never is
+    within :data:`TRIAL_MAX_SECONDS`. Empty without recordings of both hands."""
+    groups = _recordings_in_order(recording)
+    before = max(1, int(round(SWITCH_BEFORE_SECONDS / window_seconds)))
+    after = max(1, int(math.floor(TRIAL_MAX_SECONDS / window_seconds + 1e-9)))
+    delays: list[float | None] = []
+    for k, first in enumerate(groups):
+        others = [g for g in groups[k + 1:] + groups[:k] if y[g[0]] != y[first[0]]]
+        for second in others[:SWITCH_PARTNERS]:
+            new_hand = "left" if y[second[0]] == 1 else "right"
+            trial = stream() if stream else SequentialDecision(decision, window_seconds)
+            for i in first[-before:]:
+                trial.update(float(z[i]))
+            splice = trial.seconds
+            delay = None
+            for i in second[:after]:
+                if trial.update(float(z[i])).decided == new_hand:
+                    delay = trial.seconds - splice
+                    break
+            delays.append(delay)
+    return delays
+
+
 def switch_metrics(
     z: np.ndarray,
     y: np.ndarray,
@@ -221,24 +253,7 @@ def switch_metrics(
         ``trials``, ``followed`` (fraction of trials whose decision reached the new hand),
         ``median_seconds`` (over the followed trials).
     """
-    groups = _recordings_in_order(recording)
-    before = max(1, int(round(SWITCH_BEFORE_SECONDS / window_seconds)))
-    after = max(1, int(math.floor(TRIAL_MAX_SECONDS / window_seconds + 1e-9)))
-    delays: list[float | None] = []
-    for k, first in enumerate(groups):
-        others = [g for g in groups[k + 1:] + groups[:k] if y[g[0]] != y[first[0]]]
-        for second in others[:SWITCH_PARTNERS]:
-            new_hand = "left" if y[second[0]] == 1 else "right"
-            trial = stream() if stream else SequentialDecision(decision, window_seconds)
-            for i in first[-before:]:
-                trial.update(float(z[i]))
-            splice = trial.seconds
-            delay = None
-            for i in second[:after]:
-                if trial.update(float(z[i])).decided == new_hand:
-                    delay = trial.seconds - splice
-                    break
-            delays.append(delay)
+    delays = switch_delays(z, y, recording, window_seconds, decision, stream)
     if not delays:
         return None
     followed = [d for d in delays if d is not None]

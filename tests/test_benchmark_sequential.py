@@ -64,3 +64,47 @@ def test_the_family_of_a_fold_is_chosen_on_the_other_folds(bench):
             row("safe", "a", 0.96, 0.5), row("safe", "b", 0.97, 0.6), row("safe", "c", 0.96, 0.6)]
     chosen = {c["fold"]: c["family"] for c in bench.choose_family(rows)}
     assert chosen == {"a": "safe", "b": "safe", "c": "safe"}
+
+
+def test_the_curves_are_drawn_and_tabulated(bench, tmp_path):
+    model = DecisionModel(mu=1.0, sigma2=3.0, tau2=0.3)
+    rows = []
+    for task, fold, seed in (("mouse", "a", 1), ("mouse", "b", 2), ("touchpad", "chrono", 3)):
+        arrays = fake_fold(seed)
+        for rule, constants in (("mean", None), ("sum", None), ("hier-dev", model)):
+            rows.append({"family": "sim", "task": task, "fold": fold, "rule": rule,
+                         **bench.score_fold(arrays, rule, constants)})
+    stats = bench.curve_stats(rows, "sim", "mouse", "hier-dev")
+    assert stats["folds"] == 2 and len(stats["seconds"]) == 60
+    assert ((0 <= stats["decided"]) & (stats["decided"] <= 1)).all()
+    assert (np.diff(stats["decided"]) >= -1e-12).all()  # the mean of cumulative fractions
+    table = bench.curve_table(rows)
+    assert "| sim | mouse |" in table and "| sim | touchpad |" in table and " ± " in table
+    png = bench.plot_sequential_curves(rows, tmp_path / "curves.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_switch_rate_that_follows_fastest_is_chosen_only_among_right_ones(bench):
+    def figures(accuracy, delays):
+        return {"sequential": {"trials": 100, "decided": 0.9, "accuracy": accuracy},
+                "delays": delays}
+
+    wrong_fast = bench.switch_score([figures(0.90, [2.0, 2.0])])
+    right_slow = bench.switch_score([figures(0.97, [20.0, 20.0, None])])
+    right_fast = bench.switch_score([figures(0.96, [8.0, 12.0])])
+    assert right_fast > right_slow > wrong_fast
+    # a trial never followed counts as the slowest
+    assert bench.switch_score([figures(0.97, [4.0, None, None])]) < right_slow
+
+
+def test_the_switch_rate_of_a_fold_is_chosen_on_the_other_folds(bench):
+    folds = {("mouse", f"f{i}"): fake_fold(i) for i in range(3)}
+    folds[("touchpad", "chrono")] = fake_fold(9)
+    study = bench.switch_study(folds, "stroke-cnn")
+    assert [f["fold"] for f in study["folds"]] == ["f0", "f1", "f2"]
+    for fold in study["folds"]:
+        assert fold["rate"] in bench.SWITCH_RATES
+        assert fold["chosen"] is fold["every"][fold["rate"]]
+    assert study["touchpad"]["rate"] in bench.SWITCH_RATES
+    table = bench.study_markdown([study])
+    assert "| stroke-cnn | mouse | **nested**" in table and "| stroke-cnn | touchpad |" in table
