@@ -161,7 +161,8 @@ def with_init(config: RunConfig) -> tuple[RunConfig, HandModel | None]:
                              f"the run cannot change it (got {value:g})")
     where = ("device", "threads")  # where the model computed, not what it is: this run's own
     inherited = {k: v for k, v in model.classifier.resolved_params().items() if k not in where}
-    params = inherited | {"family": family} | config.params
+    fine_tune = model.classifier.family_object().fine_tune_defaults
+    params = inherited | fine_tune | {"family": family} | config.params
     params["seed"] = config.seed  # the run's seed, not the one the model was trained with
     completed = replace(config, params=params, window=saved.window, rate=saved.rate,
                         idle_threshold=saved.idle_threshold)

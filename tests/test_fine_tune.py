@@ -68,3 +68,17 @@ def test_a_family_without_fine_tuning_and_a_missing_model_are_one_line(synth_dat
                            "--out", tmp_path / "b"), "no such model file")
     assert_clean_error(cli("train", synth_dataset, "--init", synth_dataset, *TINY_ARGS,
                            "--out", tmp_path / "c"), "not a run folder")
+
+
+def test_fine_tuning_takes_the_familys_fine_tuning_rate_unless_one_is_given(tiny_run,
+                                                                          synth_dataset):
+    from deepmouse.families.network import FINE_TUNE
+    from deepmouse.pipeline import with_init
+
+    init = str(tiny_run.out / "model.safetensors")
+    config, model = with_init(RunConfig(dataset=str(synth_dataset), init=init))
+    assert config.resolved_params()["lr"] == FINE_TUNE["lr"] != TINY.get("lr")
+    assert config.resolved_params()["hidden"] == 8  # the network comes from the model
+    config, _ = with_init(RunConfig(dataset=str(synth_dataset), init=init,
+                                    params={"lr": 0.01}))
+    assert config.resolved_params()["lr"] == 0.01

@@ -76,6 +76,9 @@ class Family:
     session_spread: float | None = None
     """Floor of the spread of session offsets in its log-odds, as a fraction of ``mu ** 2``
     (:func:`deepmouse.decision.fit_decision_model`; ``None``: the default floor)."""
+    fine_tune_defaults: dict[str, Any] = {}
+    """Parameters a fine-tuning run (:meth:`fine_tune`, ``train --init``) takes in place of the
+    family's defaults when they are not given."""
 
     def parameters(self) -> dict[str, Any]:
         """Every parameter with its default: :data:`COMMON_PARAMETERS` and :attr:`defaults`."""

@@ -39,8 +39,17 @@ class NetworkSpec:
     tune_augment: bool = False
 
 
+FINE_TUNE = {"lr": 3e-5}
+"""A fine-tuning run's learning rate: a hundredth of stroke-cnn's. Chosen by
+``benchmarks/fine_tune.py``, with held-out mouse sessions in the user's place: the default rate
+overwrites what the model knew within a few epochs of a user's minutes ("How much to record" in
+``benchmarks/RESULTS.md``)."""
+
+
 class NetworkFamily(Family):
     """A family whose model is one torch network of :mod:`deepmouse.models`."""
+
+    fine_tune_defaults = FINE_TUNE
 
     def __init__(self, spec: NetworkSpec) -> None:
         self.spec = spec
