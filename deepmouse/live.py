@@ -119,6 +119,8 @@ class StreamingPredictor:
         if not (hop > 0 and math.isfinite(hop)):
             raise DataError(f"hop must be a positive number of seconds, got {hop:g}")
         self.model = model
+        # one window per update: the model's one-window path where it has one
+        self._proba = getattr(model, "predict_proba_one", model.predict_proba)
         self.config = model.window_config
         self.rate = float(self.config.rate)
         self.window = int(self.config.window)
@@ -227,7 +229,7 @@ class StreamingPredictor:
         if idle:
             self.n_idle += 1
         else:
-            p = float(self.model.predict_proba(X)[0, 1])
+            p = float(self._proba(X)[0, 1])
             if self._n_active == len(self._p):
                 self._p = np.concatenate([self._p, np.zeros_like(self._p)])
             self._p[self._n_active] = p
