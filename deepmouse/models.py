@@ -342,7 +342,7 @@ def one_window_stroke_features(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
 
     cross = dx[:-1] * dy[1:] - dy[:-1] * dx[1:]
     dot = dx[:-1] * dx[1:] + dy[:-1] * dy[1:]
-    turn = torch.atan2(torch.from_numpy(cross), torch.from_numpy(dot)).numpy()
+    turn = np.arctan2(cross, dot)  # continuous: an ulp from torch's moves no sum noticeably
     w = speed[:-1] * moving[:-1] * moving[1:]
     turn_w = turn * w
     accel = np.sqrt(np.diff(dx) ** 2 + np.diff(dy) ** 2 + f32(1e-12))
@@ -371,13 +371,15 @@ def one_window_stroke_features(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
     mean_abs_x, mean_abs_y = abs_x_sum / f32(steps), abs_y_sum / f32(steps)
     per_axis = [np.log1p(mean_abs_x), (x_sum / f32(steps)) / (mean_abs_x + f32(1e-6)),
                 np.log1p(mean_abs_y), (y_sum / f32(steps)) / (mean_abs_y + f32(1e-6))]
-    ux, uy = dx / speed, dy / speed
-    curls = []
-    for lag in CURL_LAGS:
-        both = moving[:-lag] * moving[lag:]
-        curl = ux[:-lag] * uy[lag:] - uy[:-lag] * ux[lag:]
-        curl_sum, both_sum = np.stack([curl * both, both]).sum(1)
-        curls.append(curl_sum / (both_sum + f32(1e-6)))
+    # all lags at once: rows padded with zeros past the window, where `both` is zero
+    padded = np.zeros((3, steps + max(CURL_LAGS)), dtype=f32)
+    padded[0, :steps], padded[1, :steps], padded[2, :steps] = dx / speed, dy / speed, moving
+    ux, uy, mv = padded[:, :steps]
+    later = np.stack([padded[:, lag:lag + steps] for lag in CURL_LAGS])  # (lags, 3, steps)
+    both = mv * later[:, 2]
+    curl = ux * later[:, 1] - uy * later[:, 0]
+    curl_sum, both_sum = (curl * both).sum(1), both.sum(1)
+    curls = curl_sum / (both_sum + f32(1e-6))
     scalars = np.array([turn_mean, turn_sign, corr, np.log1p(accel_sum / f32(steps - 1)),
                         moving_sum / f32(steps), *per_axis, *curls], dtype=f32)
     return np.concatenate([direction_hist, turn_by_dir, moments, speed_q, scalars])
