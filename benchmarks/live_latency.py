@@ -1,8 +1,9 @@
 """Per-update latency of the live predictor (:class:`deepmouse.live.StreamingPredictor`).
 
 One update = cut the current window from the ring buffer, check it is active, run the model on
-it (``predict_proba`` of one window) and update the sequential decision's posterior
-(:class:`deepmouse.decision.SequentialDecision`, up to its full set of segment lengths). It
+it (``predict_proba_one``, the model's one-window path) and update the sequential decision's
+posterior (:class:`deepmouse.decision.SequentialDecision`, up to its full set of segment
+lengths). It
 happens every ``hop`` seconds while the cursor is polled every 10 ms, so it must stay far below
 10 ms; the goal is p99 under 2 ms on one core.
 

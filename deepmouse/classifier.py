@@ -275,11 +275,26 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Left-hand log-odds ``(n_windows,)`` of raw windows ``(n_windows, window, 2)``."""
+        return self._scores(X, one=False)
+
+    def decision_function_one(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`decision_function` of a single window ``(1, window, 2)`` → ``(1,)``, by the
+        family's one-window path (:meth:`~deepmouse.families.base.Family.log_odds_one`): equal
+        up to float32 rounding, much cheaper for the live predictor's one window per update."""
+        return self._scores(X, one=True)
+
+    def _scores(self, X: np.ndarray, one: bool) -> np.ndarray:
         check_is_fitted(self, "state_")
         X, _ = validate_windows(X)
         if X.shape[1] != self.window_:
             raise ValueError(f"model expects windows of {self.window_} steps, got {X.shape[1]}")
-        z = self.family_object().log_odds(self.state_, self._normalise(X))
+        family = self.family_object()
+        if one:
+            if len(X) != 1:
+                raise ValueError(f"expected a single window, got {len(X)}")
+            z = family.log_odds_one(self.state_, self._normalise(X))
+        else:
+            z = family.log_odds(self.state_, self._normalise(X))
         # every score passes here (predict_proba, predict, live, evaluate): a NaN would
         # otherwise become a "probability" or an accuracy that means nothing
         broken = int(np.count_nonzero(~np.isfinite(z)))
@@ -293,6 +308,12 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """``(n_windows, 2)`` probabilities: column 0 right hand, column 1 left hand."""
         p_left = _sigmoid(self.decision_function(X).astype(np.float64))
+        return np.column_stack([1 - p_left, p_left])
+
+    def predict_proba_one(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`predict_proba` of a single window ``(1, window, 2)`` → ``(1, 2)``, by
+        :meth:`decision_function_one`."""
+        p_left = _sigmoid(self.decision_function_one(X).astype(np.float64))
         return np.column_stack([1 - p_left, p_left])
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -208,13 +208,12 @@ class SequentialDecision:
 
     def reset(self) -> None:
         """Forget every window (a new stream)."""
-        # per segment length: log-probability and sufficient statistics of its windows
+        # per segment length: log-probability and sufficient statistics of its windows, one
+        # column each (one array, so an update concatenates and drops once, not per statistic)
         self._log_p = np.zeros(1)
-        self._log_m = np.zeros(1)  # log p(windows of the segment): 0 for the empty one
-        self._n = np.zeros(1)      # sum of weights
-        self._sum = np.zeros(1)    # sum of w * z
-        self._sumsq = np.zeros(1)  # sum of w * z**2
-        self._logw = np.zeros(1)   # sum of log w (the windows' own variance terms)
+        # rows: sum of weights, sum of w * z, sum of w * z**2, sum of log w (the windows' own
+        # variance terms), log p(windows of the segment) (0 for the empty one)
+        self._stats = np.zeros((5, 1))
         self.seconds = 0.0
         self._hand: str | None = None  # the hand last decided
         self._held = 0.0  # seconds of movement when it was last decided
@@ -244,34 +243,36 @@ class SequentialDecision:
             raise ValueError(f"window weight must be in (0, 1], got {weight}")
         step_seconds = weight * self.window_seconds
         hazard = 1.0 - math.exp(-self.model.switch_rate * step_seconds)
-        grown = (self._n + weight, self._sum + weight * z, self._sumsq + weight * z * z,
-                 self._logw + math.log(weight))
+        size = self._stats.shape[1] + 1
+        # column 0: a new segment holding this window alone; columns 1...: each segment grown
+        stats = np.empty((5, size))
+        first = (weight, weight * z, weight * z * z, math.log(weight))
+        np.add(self._stats[:4], np.array(first)[:, None], out=stats[:4, 1:])
         # predictive log-likelihood of z for each segment length, and for a new segment
-        grown_m = self._log_marginal(*grown)
-        pred = grown_m - self._log_m
-        fresh = float(self._log_marginal(weight, weight * z, weight * z * z, math.log(weight)))
-        log_grow = self._log_p + pred + (math.log1p(-hazard) if hazard < 1 else -np.inf)
-        log_new = float(np.logaddexp.reduce(self._log_p)) + fresh + (
+        stats[4, 1:] = self._log_marginal(*stats[:4, 1:])
+        pred = stats[4, 1:] - self._stats[4]
+        fresh = float(self._log_marginal(*first))
+        stats[:, 0] = (*first, fresh)
+        log_p = np.empty(size)
+        log_p[1:] = self._log_p + pred + (math.log1p(-hazard) if hazard < 1 else -np.inf)
+        log_p[0] = float(np.logaddexp.reduce(self._log_p)) + fresh + (
             math.log(hazard) if hazard > 0 else -np.inf)
-        log_p = np.concatenate([[log_new], log_grow])
-        stats = [np.concatenate([[f], g]) for f, g in zip(
-            (weight, weight * z, weight * z * z, math.log(weight), fresh),
-            (*grown, grown_m), strict=True)]
-        if len(log_p) > MAX_SEGMENTS:  # keep the most likely segment lengths
-            keep = np.sort(np.argsort(log_p)[-MAX_SEGMENTS:])
-            log_p, stats = log_p[keep], [s[keep] for s in stats]
+        if size > MAX_SEGMENTS:  # one too many: drop the least likely segment length
+            keep = np.ones(size, dtype=bool)
+            keep[np.argmin(log_p)] = False
+            log_p, stats = log_p[keep], stats[:, keep]
         log_p -= np.logaddexp.reduce(log_p)
         self._log_p = log_p
-        self._n, self._sum, self._sumsq, self._logw, self._log_m = stats
+        self._stats = stats
         self.seconds += step_seconds
         return self._posterior()
 
     def segment_log_odds(self) -> np.ndarray:
         """Posterior log-odds of the left hand for each kept segment length."""
         m = self.model
-        mean = np.divide(self._sum, self._n, out=np.zeros_like(self._sum), where=self._n > 0)
-        return 2.0 * m.mu * mean / (m.tau2 + m.sigma2 / np.maximum(self._n, 1e-12)) * (
-            self._n > 0)
+        n, total = self._stats[0], self._stats[1]
+        mean = np.divide(total, n, out=np.zeros_like(total), where=n > 0)
+        return 2.0 * m.mu * mean / (m.tau2 + m.sigma2 / np.maximum(n, 1e-12)) * (n > 0)
 
     def _posterior(self) -> Posterior:
         p_segment = 1.0 / (1.0 + np.exp(-np.clip(self.segment_log_odds(), -60, 60)))

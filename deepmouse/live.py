@@ -8,7 +8,8 @@ One streaming code path serves the live cursor and the replay of a recording:
   ``window + 1`` positions in a ring buffer, and every ``hop`` seconds turns them into one
   movement window ``(1, window, 2)``. Idle windows (:func:`deepmouse.windows.active_mask` with the
   model's idle threshold) are reported as idle and not guessed; active ones get
-  ``P(left)`` from ``model.predict_proba``, and the posterior over all active windows so far
+  ``P(left)`` from ``model.predict_proba_one`` (its one-window path; ``predict_proba`` for a
+  model without one), and the posterior over all active windows so far
   comes from :class:`deepmouse.decision.SequentialDecision`, the filter ``evaluate`` scores:
   "undecided" until P(hand) reaches the threshold, a change of hand followed. Overlapping
   windows count with the fraction of their steps that no earlier active window had (``hop /
@@ -102,10 +103,12 @@ class StreamingPredictor:
     """Push raw samples ``(t, x, y)``; get an :class:`Update` every ``hop`` seconds.
 
     The windows are exactly those of ``cut(movement(resample(rec, rate)), window, hop_steps)``
-    on the same samples, so the probabilities equal batch ``model.predict_proba`` on them.
+    on the same samples, so the probabilities equal batch ``model.predict_proba`` on them (up
+    to float32 rounding where the model scores one window by a path of its own).
 
     Args:
-        model: anything with ``window_config``, ``decision`` and ``predict_proba``
+        model: anything with ``window_config``, ``decision`` and ``predict_proba``, and
+            optionally ``predict_proba_one`` for a single window
             (:class:`ProbaModel`).
         hop: seconds between updates (rounded to whole grid steps, at least one).
         threshold: P(hand) at which to decide (default: the model's).
@@ -119,6 +122,8 @@ class StreamingPredictor:
         if not (hop > 0 and math.isfinite(hop)):
             raise DataError(f"hop must be a positive number of seconds, got {hop:g}")
         self.model = model
+        # one window per update: the model's one-window path where it has one
+        self._proba = getattr(model, "predict_proba_one", model.predict_proba)
         self.config = model.window_config
         self.rate = float(self.config.rate)
         self.window = int(self.config.window)
@@ -227,7 +232,7 @@ class StreamingPredictor:
         if idle:
             self.n_idle += 1
         else:
-            p = float(self.model.predict_proba(X)[0, 1])
+            p = float(self._proba(X)[0, 1])
             if self._n_active == len(self._p):
                 self._p = np.concatenate([self._p, np.zeros_like(self._p)])
             self._p[self._n_active] = p

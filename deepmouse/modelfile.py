@@ -103,6 +103,11 @@ class HandModel:
         """Raw movement windows ``(n, window, 2)`` px → ``(n, 2)`` [P(right), P(left)]."""
         return self.classifier.predict_proba(X)
 
+    def predict_proba_one(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`predict_proba` of a single window ``(1, window, 2)``, by the classifier's
+        one-window path (equal up to float32 rounding, cheaper)."""
+        return self.classifier.predict_proba_one(X)
+
 
 def save_model(
     path: str | os.PathLike,

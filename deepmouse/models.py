@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -164,6 +165,8 @@ class RecurrentClassifier(nn.Module):
 N_DIRECTIONS = 8
 MOMENTS = ((1, 0), (0, 1), (2, 0), (0, 2), (1, 1), (3, 0), (0, 3), (2, 1), (1, 2))
 CURL_LAGS = (2, 5, 10)
+MOMENT_POWERS = tuple(list(powers) for powers in zip(*MOMENTS, strict=True))
+"""The powers of x and of y in :data:`MOMENTS`, as two index lists."""
 
 
 def stroke_features(x: torch.Tensor) -> torch.Tensor:
@@ -260,6 +263,126 @@ class StrokeCNN(nn.Module):
                 h = block(h)  # (B, hidden, T)
             parts += [h.mean(-1), h.amax(-1)]
         return self.head(self.drop(torch.cat(parts, 1))).squeeze(-1)
+
+
+class OneWindowStrokeCNN:
+    """The logit of one window by a :class:`StrokeCNN` in eval mode, in numpy.
+
+    Scoring a batch of one, torch spends most of its time dispatching the ~150 small operations
+    of :func:`stroke_features` and in its native dilated convolution (it only hands batches of
+    more than one to oneDNN). This computes the same function with the eval-mode constants
+    folded once: each conv block's batch normalisation folded into its weights, the blocks as
+    one matrix product each, the features in numpy. It equals ``net(x)`` up to float32 rounding
+    (the order of sums differs); the direction bins use torch's own ``atan2`` on the same
+    layout, so no step changes bin. It holds a copy of the weights: build a new one after
+    changing them.
+    """
+
+    def __init__(self, net: StrokeCNN) -> None:
+        with torch.no_grad():
+            self.blocks = []
+            for block in net.convs:
+                conv, norm = block.conv, block.norm
+                scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+                weight = conv.weight * scale[:, None, None]  # (out, in, 5)
+                bias = (conv.bias - norm.running_mean) * scale + norm.bias
+                self.blocks.append((weight.reshape(len(weight), -1).contiguous(),
+                                    bias[:, None].contiguous(), conv.dilation[0]))
+            norm = net.feature_norm
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            self.feature_scale = scale.numpy().copy()
+            self.feature_shift = (norm.bias - norm.running_mean * scale).numpy().copy()
+            self.head = net.head.weight[0].numpy().astype(np.float64)
+            self.head_bias = float(net.head.bias[0])
+        self.levels = np.array([0.5, 0.75, 0.9, 0.99], dtype=np.float32)
+
+    def __call__(self, x: np.ndarray) -> float:
+        """Normalised movement of one window ``(window, 2)`` float32 → its left-hand logit."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        features = one_window_stroke_features(x, self.levels)
+        parts = [features * self.feature_scale + self.feature_shift]
+        if self.blocks:
+            h = torch.from_numpy(np.concatenate(
+                [x.T, np.sqrt(x[:, 0] * x[:, 0] + x[:, 1] * x[:, 1])[None]]))  # (3, T)
+            steps = h.shape[1]
+            for weight, bias, dilation in self.blocks:
+                padded = nn.functional.pad(h, (2 * dilation, 2 * dilation))
+                channels, stride = padded.shape
+                # (in, 5, T): column t of tap k is padded[:, t + k * dilation]
+                taps = padded.as_strided((channels, 5, steps), (stride, dilation, 1))
+                h = torch.addmm(bias, weight, taps.reshape(channels * 5, steps)).clamp_(min=0)
+            pooled = torch.cat([h.mean(1), h.amax(1)])
+            parts.append(pooled.numpy())
+        return float(np.concatenate(parts).astype(np.float64) @ self.head + self.head_bias)
+
+
+def one_window_stroke_features(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """:func:`stroke_features` of one window ``(window, 2)`` float32, in numpy ``(41,)``.
+
+    ``levels`` are the speed quantiles' levels (float32). The same formulas; sums over the
+    window are taken together, a few rows at a time, since each numpy call costs more than its
+    arithmetic on 200 values.
+    """
+    f32 = np.float32
+    steps = len(x)
+    dx, dy = np.ascontiguousarray(x.T)
+    sq = dx * dx + dy * dy
+    speed = np.sqrt(sq + f32(1e-12))
+    moving = (speed > f32(0.05)).astype(f32)
+    xt = torch.from_numpy(x)  # torch's atan2 on stroke_features' layout: the same bins
+    angle = torch.atan2(xt[:, 1], xt[:, 0]).numpy()
+    bins = ((angle + f32(math.pi)) / f32(2 * math.pi) * f32(N_DIRECTIONS)).astype(np.int64)
+    np.clip(bins, 0, N_DIRECTIONS - 1, out=bins)
+    abs_x, abs_y = np.abs(dx), np.abs(dy)
+    (speed_sum, moving_sum, xy_sum, xx_sum, yy_sum, abs_x_sum, abs_y_sum, x_sum, y_sum,
+     sq_sum) = np.stack([speed, moving, dx * dy, dx * dx, dy * dy, abs_x, abs_y, dx, dy, sq]
+                        ).sum(1)
+    direction_hist = (np.bincount(bins, weights=speed, minlength=N_DIRECTIONS).astype(f32)
+                      / (speed_sum + f32(1e-6)))
+
+    cross = dx[:-1] * dy[1:] - dy[:-1] * dx[1:]
+    dot = dx[:-1] * dx[1:] + dy[:-1] * dy[1:]
+    turn = np.arctan2(cross, dot)  # continuous: an ulp from torch's moves no sum noticeably
+    w = speed[:-1] * moving[:-1] * moving[1:]
+    turn_w = turn * w
+    accel = np.sqrt(np.diff(dx) ** 2 + np.diff(dy) ** 2 + f32(1e-12))
+    w_sum, turn_sum, sign_sum, accel_sum = np.stack([w, turn_w, np.sign(turn) * w, accel]).sum(1)
+    turn_mean = turn_sum / (w_sum + f32(1e-6))
+    turn_sign = sign_sum / (w_sum + f32(1e-6))
+    step_bins = bins[:-1]
+    turn_by_dir = (np.bincount(step_bins, weights=turn_w, minlength=N_DIRECTIONS)
+                   / (np.bincount(step_bins, weights=w, minlength=N_DIRECTIONS) + 1e-6)
+                   ).astype(f32)
+
+    rms = np.sqrt(sq_sum / f32(steps)) + f32(1e-6)
+    nx, ny = dx / rms, dy / rms
+    ones = np.ones_like(nx)
+    px = np.stack([ones, nx, nx * nx, nx * nx * nx])
+    py = np.stack([ones, ny, ny * ny, ny * ny * ny])
+    a, b = MOMENT_POWERS
+    moments = (px[a] * py[b]).sum(1) / f32(steps)
+    corr = xy_sum / (np.sqrt(xx_sum * yy_sum) + f32(1e-6))
+    ordered = np.sort(speed)
+    ranks = levels * f32(steps - 1)
+    below = ranks.astype(np.int64)
+    above = np.ceil(ranks).astype(np.int64)
+    speed_q = np.log1p(ordered[below] + (ranks - below.astype(f32))
+                       * (ordered[above] - ordered[below]))
+    mean_abs_x, mean_abs_y = abs_x_sum / f32(steps), abs_y_sum / f32(steps)
+    per_axis = [np.log1p(mean_abs_x), (x_sum / f32(steps)) / (mean_abs_x + f32(1e-6)),
+                np.log1p(mean_abs_y), (y_sum / f32(steps)) / (mean_abs_y + f32(1e-6))]
+    # all lags at once: rows padded with zeros past the window, where `both` is zero
+    padded = np.zeros((3, steps + max(CURL_LAGS)), dtype=f32)
+    padded[0, :steps], padded[1, :steps], padded[2, :steps] = dx / speed, dy / speed, moving
+    ux, uy, mv = padded[:, :steps]
+    later = np.stack([padded[:, lag:lag + steps] for lag in CURL_LAGS])  # (lags, 3, steps)
+    both = mv * later[:, 2]
+    curl = ux * later[:, 1] - uy * later[:, 0]
+    curl_sum, both_sum = (curl * both).sum(1), both.sum(1)
+    curls = curl_sum / (both_sum + f32(1e-6))
+    scalars = np.array([turn_mean, turn_sign, corr, np.log1p(accel_sum / f32(steps - 1)),
+                        moving_sum / f32(steps), *per_axis, *curls], dtype=f32)
+    return np.concatenate([direction_hist, turn_by_dir, moments, speed_q, scalars])
 
 
 def build_model(config: ModelConfig) -> nn.Module:

@@ -158,6 +158,29 @@ def test_streaming_every_step_over_a_whole_recording(tiny: tuple[Path, Path]) ->
     assert updates[-1].p_left_total == pytest.approx(decision_probability(predictor.p_left))
 
 
+def test_streaming_stroke_cnn_equals_batch(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    """The default family scores each live window by its one-window path (numpy): the same
+    probabilities as batch predict_proba (torch), every update."""
+    from deepmouse.recordings import load_dataset
+
+    config = WindowConfig(window=WINDOW, rate=100.0)
+    splits = make_splits(load_dataset(tiny[1]), config)
+    clf = HandClassifier(family="stroke-cnn", hidden=4, conv_layers=2, epochs=1, device="cpu",
+                         seed=0, threads=1)
+    clf.fit(splits.train.X, splits.train.y)
+    model = load_model(save_model(tmp_path / "stroke.safetensors", clf, config,
+                                  decision=DECISION))
+    rec = paused_jittery(read_recording(tiny[1] / "right" / "session1.csv"))
+    predictor = StreamingPredictor(model, hop=0.1)
+    updates = predictor.push_many(zip(rec.t, rec.xy[:, 0], rec.xy[:, 1], strict=True))
+    X = cut(movement(resample(rec, 100.0)), WINDOW, predictor.hop_steps)
+    active = active_mask(X, model.window_config.idle_threshold)
+    assert len(updates) == len(X) and active.sum() > 100
+    assert model.classifier.state_.runtime["one_window"] is not None
+    batch = model.predict_proba(X[active])[:, 1]
+    np.testing.assert_allclose(predictor.p_left, batch, rtol=0, atol=1e-6)
+
+
 def test_streaming_before_first_window_and_reset(tiny: tuple[Path, Path]) -> None:
     model = load_model(tiny[0])
     predictor = StreamingPredictor(model, hop=0.5)

@@ -105,3 +105,67 @@ def test_a_last_batch_of_one_window_does_not_stop_training(splits):
     assert len(X) == 65 and len(np.unique(y)) == 2
     clf = HandClassifier(**TINY_STROKE | {"batch_size": 64, "epochs": 1}).fit(X, y)
     assert clf.history_[0]["train_accuracy"] >= 0  # the epoch ran: 64 windows seen
+
+
+def _eval_net(conv_layers: int, seed: int = 0) -> torch.nn.Module:
+    """A stroke CNN with random weights and random batch-normalisation statistics."""
+    torch.manual_seed(seed)
+    net = build_model(ModelConfig(kind="stroke-cnn", hidden=8, dropout=0.3,
+                                  conv_layers=conv_layers))
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    return net.eval()
+
+
+def _windows(n: int = 40, steps: int = 150) -> np.ndarray:
+    """Normalised windows like a pointer's: whole-pixel steps (many along an axis, many
+    diagonal, some still) scaled per axis, and one window that never moves."""
+    rng = np.random.default_rng(1)
+    px = rng.integers(-4, 5, size=(n, steps, 2)).astype(np.float32)
+    px[:, ::7, 1] = 0  # horizontal steps
+    px[:, 3::11] = px[:, 3::11, :1]  # diagonal steps
+    px[0] = 0
+    return (px / np.array([2.3, 1.7], np.float32)).astype(np.float32)
+
+
+def test_one_window_stroke_features_equal_the_torch_ones():
+    from deepmouse.models import one_window_stroke_features
+
+    levels = np.array([0.5, 0.75, 0.9, 0.99], np.float32)
+    X = _windows()
+    expected = stroke_features(torch.from_numpy(X)).numpy()
+    got = np.stack([one_window_stroke_features(x, levels) for x in X])
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    # the same bins (an exact count of each direction), sums in another order
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("conv_layers", [0, 1, 4])
+def test_one_window_stroke_cnn_equals_the_network(conv_layers):
+    from deepmouse.models import OneWindowStrokeCNN
+
+    net = _eval_net(conv_layers)
+    X = _windows()
+    with torch.no_grad():
+        expected = np.array([float(net(torch.from_numpy(x[None]))[0]) for x in X])
+    scorer = OneWindowStrokeCNN(net)
+    got = np.array([scorer(x) for x in X])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_predict_proba_one_equals_predict_proba(splits):
+    clf = HandClassifier(**TINY_STROKE).fit(splits.train.X, splits.train.y)
+    X = splits.test.X[:30]
+    batch = clf.predict_proba(X)
+    one = np.concatenate([clf.predict_proba_one(x[None]) for x in X])
+    np.testing.assert_allclose(one, batch, rtol=0, atol=1e-6)
+    assert clf.state_.runtime["one_window"] is not None  # the numpy path, not torch's
+    with pytest.raises(ValueError, match="single window"):
+        clf.predict_proba_one(X[:2])
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict_proba_one(np.full((1, 100, 2), np.nan))

@@ -180,6 +180,15 @@ class Family:
         """Left-hand log-odds ``(n,)`` of normalised windows ``X`` ``(n, window, 2)``."""
         raise NotImplementedError
 
+    def log_odds_one(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
+        """:meth:`log_odds` of a single window ``X`` ``(1, window, 2)`` → ``(1,)``.
+
+        The live predictor scores one window at a time; a family whose batch path is slow for
+        a batch of one overrides this with a path of its own, equal to :meth:`log_odds` up to
+        float32 rounding.
+        """
+        return self.log_odds(state, X)
+
 
 def check_type(family: str, name: str, value, default) -> None:
     """Refuse a value whose type cannot stand for ``default``'s: a finite number where the

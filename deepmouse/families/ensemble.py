@@ -119,5 +119,9 @@ class EnsembleFamily(Family):
         members = state.runtime["members"]
         return np.mean([family.log_odds(part, X) for family, part in members], axis=0)
 
+    def log_odds_one(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
+        members = state.runtime["members"]
+        return np.mean([family.log_odds_one(part, X) for family, part in members], axis=0)
+
 
 register(EnsembleFamily())

@@ -183,6 +183,23 @@ class NetworkFamily(Family):
 
         return predict_logits(state.runtime["net"], X, state.runtime["device"])
 
+    def log_odds_one(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
+        """The stroke CNN on the CPU scores one window in numpy
+        (:class:`deepmouse.models.OneWindowStrokeCNN`, built once per state): torch's overhead
+        for a batch of one is most of a live update's cost."""
+        runtime = state.runtime
+        if "one_window" not in runtime:
+            from deepmouse.models import OneWindowStrokeCNN, StrokeCNN
+
+            net = runtime["net"]
+            usable = (isinstance(net, StrokeCNN) and runtime["device"].type == "cpu"
+                      and not net.training)
+            runtime["one_window"] = OneWindowStrokeCNN(net) if usable else None
+        scorer = runtime["one_window"]
+        if scorer is None:
+            return self.log_odds(state, X)
+        return np.array([scorer(X[0])], dtype=np.float32)
+
 
 STROKE_CNN = NetworkSpec(
     "stroke-cnn",
