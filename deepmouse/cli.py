@@ -314,12 +314,11 @@ def record(
     """Record the cursor position of one hand into a dataset.
 
     Move the pointer with that hand as you usually do (browse, play, draw): only movement
-    counts, and the progress line shows how much of it the dataset holds and how much more a
-    first model needs (about FIRST_MODEL_MINUTES of each hand). Polls the pointer at a fixed
-    rate on a monotonic clock and writes t,x,y lines (t seconds since start, x,y screen
-    pixels). Data reach the disk at least every second; Ctrl-C or SIGTERM end with a complete
-    file and a summary (samples, achieved rate, interval mean/std/p99, delay spikes, seconds of
-    movement). Never overwrites a file.
+    counts, and the progress line shows how much of it the dataset holds of each hand and how
+    much more a first model needs. Polls the pointer at a fixed rate on a monotonic clock and
+    writes t,x,y lines (t seconds since start, x,y screen pixels). Data reach the disk at least
+    every second; Ctrl-C or SIGTERM end with a complete file and a summary (samples, achieved
+    rate, interval mean/std/p99, delay spikes, seconds of movement). Never overwrites a file.
     """
     from deepmouse.pointer import pointer
     from deepmouse.record import FIRST_MODEL_MINUTES, ActiveClock, check_arguments, recorded_seconds

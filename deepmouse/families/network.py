@@ -39,11 +39,11 @@ class NetworkSpec:
     tune_augment: bool = False
 
 
-FINE_TUNE = {"lr": 3e-5}
-"""A fine-tuning run's learning rate: a hundredth of stroke-cnn's. Chosen by
-``benchmarks/fine_tune.py``, with held-out mouse sessions in the user's place: the default rate
-overwrites what the model knew within a few epochs of a user's minutes ("How much to record" in
-``benchmarks/RESULTS.md``)."""
+FINE_TUNE = {"lr": 3e-4}
+"""A fine-tuning run's learning rate: a tenth of stroke-cnn's. ``benchmarks/fine_tune.py`` chose
+it most often (6 of 12 choices; 3e-5 five times, 3e-3 once) with held-out mouse sessions in the
+user's place; at the family's own rate a few epochs of a user's minutes overwrite much of what
+the model knew ("How much to record" in ``benchmarks/RESULTS.md``)."""
 
 
 class NetworkFamily(Family):
