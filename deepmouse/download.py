@@ -261,8 +261,7 @@ def _fetch_from_mirror(spec: DatasetSpec, f: RemoteFile, mirror: Path, target: P
     source = mirror / spec.mirror_folder / f.path
     if not source.is_file():
         raise DataError(
-            f"{source}: missing from the data mirror ${MIRROR_ENV}={mirror} "
-            f"(needed for {spec.name}: {f.path})"
+            f"{source}: missing from the data mirror (${MIRROR_ENV}); {spec.name} needs it"
         )
     try:
         shutil.copyfile(source, target)
