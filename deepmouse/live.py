@@ -346,29 +346,34 @@ def model_path(path: str | os.PathLike) -> Path:
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 SPARK_SECONDS = 60
-"""The live view's sparkline shows the posterior over this many seconds, one mark a second."""
+"""The live view's sparkline shows the posterior over this many seconds of the stream."""
+SPARK_MARK_SECONDS = 2.0
+"""Seconds one mark of the sparkline stands for: 30 marks a minute fit an 80-column terminal."""
 
 
 def sparkline(history: Sequence[tuple[float, float]], now: float,
-              seconds: int = SPARK_SECONDS) -> str:
-    """P(left) over the last ``seconds`` as a line of block marks, one per second, oldest first.
+              seconds: float = SPARK_SECONDS, per_mark: float = SPARK_MARK_SECONDS) -> str:
+    """P(left) over the last ``seconds`` as a line of block marks, oldest first.
 
     Args:
         history: ``(t, p_left_total)`` pairs in time order.
         now: the time of the latest update; the line ends there.
         seconds: how far back the line reaches.
+        per_mark: seconds one mark stands for.
 
     Returns:
-        Up to ``seconds`` characters: ``▁`` for P(left) 0 (right hand) up to ``█`` for 1 (left
-        hand), a space for a second without an update. Each second shows its last update.
+        Up to ``seconds / per_mark`` characters: ``▁`` for P(left) 0 (right hand) up to ``█``
+        for 1 (left hand), a space where no update fell. Each mark shows the last update of its
+        slot of time.
     """
-    marks = [" "] * seconds
+    n_marks = int(round(seconds / per_mark))
+    marks = [" "] * n_marks
     top = len(SPARK_CHARS) - 1
     for t, p in history:
-        slot = seconds - 1 - int(math.floor(now - t))
-        if 0 <= slot < seconds:
+        slot = n_marks - 1 - int(math.floor((now - t) / per_mark))
+        if 0 <= slot < n_marks:
             marks[slot] = SPARK_CHARS[min(top, int(p * len(SPARK_CHARS)))]
-    start = next((i for i, mark in enumerate(marks) if mark != " "), seconds)
+    start = next((i for i, mark in enumerate(marks) if mark != " "), n_marks)
     return "".join(marks[start:])
 
 

@@ -350,16 +350,18 @@ def test_live_on_a_real_x_server(tiny: tuple[Path, Path],
         assert last is not None and last.decision is None and last.n_windows == 0
 
 
-def test_sparkline_marks_the_last_minute_one_second_a_mark():
+def test_sparkline_marks_the_last_minute_two_seconds_a_mark():
     from deepmouse.live import SPARK_CHARS, sparkline
 
     history = [(t / 2, (t / 2) / 90) for t in range(181)]  # P(left) rising over 90 s
     line = sparkline(history, now=90.0)
-    assert len(line) == 60  # only the last minute
-    assert line[-1] == SPARK_CHARS[-1] and line[0] == SPARK_CHARS[int(30 / 90 * 8)]
+    assert len(line) == 30  # only the last minute, a mark per 2 s
+    assert line[-1] == SPARK_CHARS[-1] and line[0] == SPARK_CHARS[int(31.5 / 90 * 8)]
     assert list(line) == sorted(line)  # a rising posterior draws rising marks
-    assert sparkline([(0.0, 0.0), (0.5, 1.0)], now=0.5) == SPARK_CHARS[-1]  # a second's last
-    assert sparkline([(0.0, 0.0), (3.0, 1.0)], now=3.0) == SPARK_CHARS[0] + "  " + SPARK_CHARS[-1]
+    assert sparkline([(0.0, 0.0), (1.5, 1.0)], now=1.5) == SPARK_CHARS[-1]  # a slot's last
+    assert sparkline([(0.0, 0.0), (6.0, 1.0)], now=6.0) == SPARK_CHARS[0] + "  " + SPARK_CHARS[-1]
+    assert sparkline([(0.0, 0.0), (1.0, 1.0)], now=1.0, per_mark=1.0) == \
+        SPARK_CHARS[0] + SPARK_CHARS[-1]
     assert sparkline([], now=5.0) == ""
 
 
