@@ -44,7 +44,9 @@ def test_deepmouse_rows_share_windows_and_differ_in_scale(bench, small_dataset, 
     for row in (learned, fixed):
         assert FIELDS <= set(row)
         assert row["epochs"] == bench.QUICK_EPOCHS == len(row["history"]["dev_accuracy"])
-        assert 1 <= row["kept_epoch"] <= row["epochs"]
+        dev_loss = row["history"]["dev_loss"]  # the kept epoch is the one of lowest dev loss
+        assert dev_loss[row["kept_epoch"] - 1] == min(dev_loss)
+        assert row["kept_dev_accuracy"] == row["history"]["dev_accuracy"][row["kept_epoch"] - 1]
         dev = row["history"]["dev_accuracy"]  # the peak is the best epoch of the dev curve
         assert row["peak_dev_accuracy"] == max(dev) == dev[row["peak_dev_epoch"] - 1]
         assert row["peak_dev_accuracy"] >= row["kept_dev_accuracy"]
