@@ -131,6 +131,15 @@ UNDEFINED = "–"
 """How a table shows a metric that has no value (``null`` in JSON)."""
 
 
+def number(value, spec: str = "g") -> str:
+    """A metric as a table shows it: ``spec`` format, :data:`UNDEFINED` for no value."""
+    return UNDEFINED if value is None else format(value, spec)
+
+
+def percent(value) -> str:
+    return number(value, ".0%")
+
+
 def metrics_table(title: str, rows: dict[str, dict]) -> Table:
     """A Rich table of metrics, one column per split/model."""
     table = Table(title=title)
@@ -138,10 +147,8 @@ def metrics_table(title: str, rows: dict[str, dict]) -> Table:
     for name in rows:
         table.add_column(name, justify="right")
 
-    def fmt(value) -> str:
-        if value is None:  # undefined (e.g. ROC AUC of one class), not zero
-            return UNDEFINED
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
+    def fmt(value) -> str:  # undefined (e.g. ROC AUC of one class) is not zero
+        return number(value, ".3f" if isinstance(value, float) else "")
 
     for key in ("accuracy", "roc_auc", "loss", "ece", "n_windows"):
         table.add_row(key, *(fmt(m.get(key)) for m in rows.values()))
@@ -484,14 +491,6 @@ def model_card_panel(card: dict):
         f"{number(held_out['median_seconds_to_decide'])} s of movement"))
     grid.add_row("advice", escape(card["advice"]))
     return Panel(grid, title=f"{card['device']} model", title_align="left")
-
-
-def percent(value) -> str:
-    return UNDEFINED if value is None else f"{value:.0%}"
-
-
-def number(value, spec: str = "g") -> str:
-    return UNDEFINED if value is None else format(value, spec)
 
 
 # --- train / evaluate -----------------------------------------------------------------------

@@ -90,7 +90,7 @@ def model_folder(device: str) -> Path:
 
 def cached_model(device: str) -> Path | None:
     """The cached model file of ``device`` if it is complete (model file and card), else None."""
-    from deepmouse.pipeline import MODEL_FILE
+    from deepmouse.modelfile import MODEL_FILE  # here: the command line starts without it
 
     folder = model_folder(device)
     if (folder / MODEL_FILE).is_file() and (folder / CARD_FILE).is_file():
@@ -146,13 +146,13 @@ def ensure_model(
 
 
 def model_card_from_run(spec: PretrainedSpec, result) -> dict:
-    """The model card of a freshly trained cached model (see :func:`model_card`)."""
-    from deepmouse.recordings import load_dataset
-
-    dataset = load_dataset(loads_strict((result.out / "config.json").read_bytes())["dataset"])
-    minutes = {name: round(sum(r.duration for r in dataset.by_label(label)) / 60, 1)
-               for label, name in enumerate(CLASS_NAMES)}
-    sessions = {name: len(dataset.by_label(label)) for label, name in enumerate(CLASS_NAMES)}
+    """The model card of a freshly trained cached model (see :func:`model_card`), from its run
+    folder: what went in is the run's ``data.json``."""
+    data = loads_strict((result.out / "data.json").read_bytes())
+    classes = {entry["name"]: entry for entry in data["classes"]}
+    minutes = {name: round(classes[name]["minutes"], 1) for name in CLASS_NAMES}
+    sessions = {name: classes[name]["recordings"] for name in CLASS_NAMES}
+    root = Path(data["dataset"])
     test = result.metrics["test"]
     sequential = test.get("sequential") or {}
     return {
@@ -163,7 +163,7 @@ def model_card_from_run(spec: PretrainedSpec, result) -> dict:
                  "windows": result.metrics["windows"]},
         "held_out": {
             "split": result.metrics["split"],
-            "test_recordings": [Path(name).relative_to(dataset.root).as_posix() for name in
+            "test_recordings": [Path(name).relative_to(root).as_posix() for name in
                                 result.metrics.get("held_out", {}).get("test", [])],
             "window_accuracy": test.get("accuracy"),
             "roc_auc": test.get("roc_auc"),
