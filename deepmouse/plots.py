@@ -34,10 +34,12 @@ def save_figure(fig, path: str | Path) -> Path:
     return Path(path)
 
 
-def _finish_axes(fig, ax, path: str | Path, title: str) -> Path:
-    """Grid, legend in the lower right, the title if any; then save (see :func:`save_figure`)."""
+def _finish_axes(fig, ax, path: str | Path, title: str, legend: str = "lower right",
+                 legend_size: int = 8) -> Path:
+    """Grid, legend (where ``legend`` says), the title if any; then save (see
+    :func:`save_figure`)."""
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=legend_size, loc=legend)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -179,12 +181,7 @@ def plot_reliability(metrics: dict, path: str | Path, title: str = "") -> Path:
     ax.set_ylim(0, 1)
     ax.set_xlabel("predicted P(left)")
     ax.set_ylabel("observed frequency of the left hand")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish_axes(fig, ax, path, title, legend="upper left", legend_size=7)
 
 
 def plot_trials(accuracy: np.ndarray, path: str | Path) -> Path:
