@@ -40,6 +40,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import accuracy  # noqa: E402
 
 from deepmouse.classifier import HandClassifier  # noqa: E402
 from deepmouse.evaluate import evaluate_windows  # noqa: E402
@@ -58,15 +61,10 @@ FINE_TUNE_LRS = (3e-3, 3e-4, 3e-5)
 
 
 def mouse_folds(dataset) -> list[tuple[list[int], list[int], str]]:
-    """``(user_recordings, dev_recordings, name)``: the folds of ``benchmarks/accuracy.py``."""
-    rights = [i for i, r in enumerate(dataset.recordings) if r.label == 0]
-    lefts = [i for i, r in enumerate(dataset.recordings) if r.label == 1]
-    folds = []
-    for k in range(min(len(rights), len(lefts))):
-        j = (k + 1) % len(rights)
-        name = f"{dataset.recordings[rights[k]].path.stem}+{dataset.recordings[lefts[k]].path.stem}"
-        folds.append(([rights[k], lefts[k]], [rights[j], lefts[j]], name))
-    return folds
+    """``(user_recordings, dev_recordings, name)``: the folds of ``benchmarks/accuracy.py``,
+    named by their pair (``r1+l1``)."""
+    return [(test, dev, name.removeprefix("test "))
+            for test, dev, name in accuracy.mouse_folds(dataset)]
 
 
 def windows_of(recordings: list[Recording], config: WindowConfig, stride: int,
