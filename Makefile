@@ -1,5 +1,5 @@
 # make demo: create .venv, install, run the demo on built-in synthetic data.
-# make test: create .venv, install with the dev, bench and postgres extras, run the whole test suite.
+# make test: create .venv, install with the dev and postgres extras, run the whole test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,10 +16,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The tests also run the MiniRocket baseline of benchmarks/accuracy.py (aeon) and tune workers
-# on a real PostgreSQL (its driver).
+# The tests also run tune workers on a real PostgreSQL (its driver).
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench,postgres]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
 	touch $(TEST_STAMP)
 
 demo: $(STAMP)

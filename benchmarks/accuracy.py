@@ -12,7 +12,7 @@ Tasks:
 Families: DeepMouse's ``lstm`` (LSTM 256, iteration 01), the ``conv-gru`` of its iterations
 10-13, the RBF ``svm`` of iteration 05, deepmouse's ``stroke-cnn`` (the default of ``deepmouse
 train``), and the strong generic time-series baseline, deepmouse's ``rocket`` family (aeon's
-MiniRocket + ridge, needs ``pip install -e .[rocket]``). Each is scored once on its fold's test
+MiniRocket + ridge). Each is scored once on its fold's test
 windows: per-window accuracy, loss, ROC AUC and the decision accuracy after 2/5/10/30 s of
 movement.
 
@@ -359,8 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="touchpad,mouse")
     ap.add_argument("--windows", default="200,800", help="mouse window lengths")
     ap.add_argument("--families", default=None,
-                    help=f"comma-separated, of {', '.join(FAMILIES)} (default: all; "
-                    "rocket only where aeon is installed: pip install -e .[rocket])")
+                    help=f"comma-separated, of {', '.join(FAMILIES)} (default: all)")
     ap.add_argument("--folds", type=int, default=None, help="first N mouse folds (default all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=None, help="JSON-lines file to resume from")

@@ -96,8 +96,16 @@ def test_help_and_report_start_without_torch(tiny_run, tmp_path):
 
 
 def test_help_names_the_extra_a_family_needs():
-    from conftest import cli
+    from deepmouse.cli import _family_help
+    from deepmouse.families import Family, register, unregister
 
-    result = cli("train", "--help")
-    assert result.exit_code == 0
-    assert "rocket (needs deepmouse[rocket])" in " ".join(result.stdout.split())
+    class NeedsExtra(Family):
+        name = "toy-extra"
+        extra = "toy"
+
+    register(NeedsExtra())
+    try:
+        assert "toy-extra (needs deepmouse[toy])" in _family_help()
+        assert "rocket," in _family_help() and "rocket (" not in _family_help()
+    finally:
+        unregister("toy-extra")

@@ -39,12 +39,12 @@ def test_rocket_family_learns_and_round_trips(rocket_splits, tmp_path):
 
 
 def without_aeon(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make ``import aeon...`` fail as on a machine without the extra."""
+    """Make ``import aeon...`` fail as in an install that lost it."""
     monkeypatch.setitem(sys.modules, "aeon.transformations.collection.convolution_based", None)
 
 
 def test_rocket_model_file_without_aeon_is_a_clear_error(rocket_splits, tmp_path, monkeypatch):
-    """A rocket model file on a machine without aeon: one ModelFileError naming the extra."""
+    """A rocket model file on a machine without aeon: one ModelFileError naming aeon."""
     pytest.importorskip("aeon")
     from deepmouse.modelfile import ModelFileError
 
@@ -53,16 +53,16 @@ def test_rocket_model_file_without_aeon_is_a_clear_error(rocket_splits, tmp_path
     )
     path = save_model(tmp_path / "rocket.safetensors", clf, rocket_splits.config)
     without_aeon(monkeypatch)
-    with pytest.raises(ModelFileError, match=r"deepmouse\[rocket\]"):
+    with pytest.raises(ModelFileError, match="needs aeon"):
         load_model(path)
 
 
-def test_training_rocket_without_aeon_is_one_line_naming_the_extra(synth_dataset, tmp_path,
+def test_training_rocket_without_aeon_is_one_line_naming_aeon(synth_dataset, tmp_path,
                                                                     monkeypatch):
     without_aeon(monkeypatch)
     out = tmp_path / "run"
     assert_clean_error(cli("train", synth_dataset, "--model", "rocket", "--out", out),
-                       "pip install 'deepmouse[rocket]'")
+                       "pip install 'aeon")
     assert not out.exists()
 
 

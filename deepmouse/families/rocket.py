@@ -1,6 +1,6 @@
 """The ``rocket`` family: MiniRocket features + a ridge classifier (Dempster et al., 2021).
 
-MiniRocket (from `aeon <https://www.aeon-toolkit.org>`_, the ``rocket`` extra) convolves each
+MiniRocket (from `aeon <https://www.aeon-toolkit.org>`_) convolves each
 window with 84 fixed kernels at several dilations and keeps, per kernel, dilation and bias, the
 proportion of positive values (~10,000 features). A ridge classifier with a cross-validated
 penalty separates the hands, and a Platt sigmoid fitted on its out-of-fold scores turns the
@@ -47,7 +47,8 @@ def _minirocket():
         from aeon.transformations.collection.convolution_based import _minirocket
     except ImportError:
         raise MissingDependencyError(
-            "the rocket family needs aeon: pip install 'deepmouse[rocket]'"
+            "the rocket family needs aeon, a dependency of deepmouse missing from this install: "
+            "pip install 'aeon>=1.0,<1.7'"
         ) from None
     return _minirocket
 
@@ -120,7 +121,6 @@ class RocketFamily(Family):
     name = "rocket"
     summary = "MiniRocket + ridge, the strong generic time-series baseline"
     defaults = {"n_kernels": 10_000}
-    extra = "rocket"
     # its sessions' offsets spread less than the networks': chosen on held-out mouse sessions
     # by benchmarks/sequential.py (RESULTS.md)
     session_spread = 0.05
