@@ -33,6 +33,7 @@ from deepmouse.atomic import folder_lock, staged_files, write_atomic
 from deepmouse.classifier import HandClassifier
 from deepmouse.decision import fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
+from deepmouse.families import RUNTIME_PARAMETERS
 from deepmouse.inspect_data import data_summary
 from deepmouse.jsonio import dumps_strict, loads_strict
 from deepmouse.modelfile import MODEL_FILE, HandModel, load_model, save_model, versions
@@ -159,8 +160,8 @@ def with_init(config: RunConfig) -> tuple[RunConfig, HandModel | None]:
         if value is not None and value != getattr(saved, name):
             raise ValueError(f"--init {config.init} takes {name} {getattr(saved, name):g}; "
                              f"the run cannot change it (got {value:g})")
-    where = ("device", "threads")  # where the model computed, not what it is: this run's own
-    inherited = {k: v for k, v in model.classifier.resolved_params().items() if k not in where}
+    inherited = {k: v for k, v in model.classifier.resolved_params().items()
+                 if k not in RUNTIME_PARAMETERS}
     fine_tune = model.classifier.family_object().fine_tune_defaults
     params = inherited | fine_tune | {"family": family} | config.params
     params["seed"] = config.seed  # the run's seed, not the one the model was trained with

@@ -82,3 +82,59 @@ def test_fine_tuning_takes_the_familys_fine_tuning_rate_unless_one_is_given(tiny
     config, _ = with_init(RunConfig(dataset=str(synth_dataset), init=init,
                                     params={"lr": 0.01}))
     assert config.resolved_params()["lr"] == 0.01
+
+
+def test_ridge_from_zero_is_a_ridge_and_a_large_penalty_keeps_its_start():
+    from sklearn.linear_model import RidgeClassifier
+
+    from deepmouse.families.ridge import RidgeFrom
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(80, 12)), np.arange(80) % 2
+    start = rng.normal(size=12)
+    plain = RidgeClassifier(alpha=3.0).fit(X, y)
+    np.testing.assert_allclose(RidgeFrom(np.zeros(12), 3.0).fit(X, y).decision_function(X),
+                               plain.decision_function(X), atol=1e-10)
+    held = RidgeFrom(start, 1e9).fit(X, y)
+    np.testing.assert_allclose(held.coef_, start, atol=1e-6)
+    moved = RidgeFrom(start, 1e-3).fit(X, y)
+    assert np.abs(moved.coef_ - start).max() > 0.1
+
+
+def small_windows(seed: int, n: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of 60 steps whose left hand drifts in x: something to learn, quickly."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 60, 2)).astype(np.float32)
+    y = np.arange(n) % 2
+    X[y == 1, :, 0] += 0.4
+    return X, y
+
+
+def test_rocket_fine_tuning_keeps_its_kernels_and_refits_its_ridge():
+    X, y = small_windows(0)
+    start = HandClassifier("rocket", n_kernels=300).fit(X, y)
+    X_new, y_new = small_windows(1)
+    tuned = HandClassifier("rocket", n_kernels=300, seed=5).fit(X_new, y_new, init=start)
+    for name in ("dilations", "biases", "channel_indices", "feature_scale"):
+        np.testing.assert_array_equal(tuned.state_.arrays[name], start.state_.arrays[name])
+    assert not np.allclose(tuned.state_.arrays["coef"], start.state_.arrays["coef"])
+    with pytest.raises(ValueError, match="n_kernels cannot change"):
+        HandClassifier("rocket", n_kernels=400).fit(X_new, y_new, init=start)
+
+
+def test_an_ensemble_fine_tunes_each_member_from_its_own_part():
+    """The gru member, at a rate too small to move it, comes back as it was; the rocket
+    member keeps its kernels; the members cannot change."""
+    X, y = small_windows(0)
+    start = HandClassifier("ensemble", members="gru,rocket").fit(X, y)
+    X_new, y_new = small_windows(1)
+    tuned = HandClassifier("ensemble", members="gru,rocket", seed=3).fit(X_new, y_new,
+                                                                         init=start)
+    gru_part = [k for k in start.state_.arrays if k.startswith("0.")]
+    for name in gru_part + ["1.dilations", "1.biases"]:
+        np.testing.assert_allclose(tuned.state_.arrays[name], start.state_.arrays[name],
+                                   atol=0.05 if name in gru_part else 0)
+    gru_params, rocket_params = tuned.state_.settings["params"]
+    assert gru_params["lr"] == 3e-4 and gru_params["seed"] == rocket_params["seed"] == 3
+    with pytest.raises(ValueError, match="members cannot change"):
+        HandClassifier("ensemble", members="stroke-cnn,rocket").fit(X_new, y_new, init=start)

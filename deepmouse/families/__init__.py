@@ -13,6 +13,7 @@ from deepmouse.families.base import (
     DEFAULT_FAMILY,
     FAMILIES,
     MAX_SEED,
+    RUNTIME_PARAMETERS,
     Family,
     FamilyState,
     MissingDependencyError,
@@ -22,6 +23,6 @@ from deepmouse.families.base import (
 )
 
 __all__ = [
-    "COMMON_PARAMETERS", "DEFAULT_FAMILY", "FAMILIES", "MAX_SEED", "Family", "FamilyState",
-    "MissingDependencyError", "get_family", "register", "unregister",
+    "COMMON_PARAMETERS", "DEFAULT_FAMILY", "FAMILIES", "MAX_SEED", "RUNTIME_PARAMETERS", "Family",
+    "FamilyState", "MissingDependencyError", "get_family", "register", "unregister",
 ]

@@ -32,6 +32,9 @@ DEFAULT_FAMILY = "stroke-cnn"
 
 COMMON_PARAMETERS: dict[str, Any] = {"seed": 0}
 """Parameters every family takes (``seed``: same seed and data, same model)."""
+RUNTIME_PARAMETERS = ("device", "threads")
+"""Parameters that say where a model computes, not what it is: a run that starts from a
+trained model takes its own, not the ones the model was trained with."""
 MAX_SEED = 2**32 - 1
 """The largest seed: NumPy's global seeding and scikit-learn take 32 bits."""
 

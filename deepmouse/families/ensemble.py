@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepmouse.families.base import FAMILIES, Family, FamilyState, get_family, register
+from deepmouse.families.base import (
+    FAMILIES,
+    RUNTIME_PARAMETERS,
+    Family,
+    FamilyState,
+    get_family,
+    register,
+)
 
 DEFAULT_MEMBERS = "stroke-cnn,rocket"
 
@@ -66,22 +73,55 @@ class EnsembleFamily(Family):
 
     def fit(self, X, y, params, dev=None, on_epoch=None, checkpoint=None) -> FamilyState:
         """Fit every member on the same windows (no checkpoint: an ensemble is not resumed)."""
+        families = self.members(params)
+        fitted_params = [self.member_params(f, params) for f in families]
+
+        def fit_member(i: int, family: Family, progress) -> FamilyState:
+            return family.fit(X, y, fitted_params[i], dev, progress)
+
+        return self._fit_members(params, families, fitted_params, fit_member, on_epoch)
+
+    def fine_tune(self, X, y, params, init, dev=None, on_epoch=None,
+                  checkpoint=None) -> FamilyState:
+        """Fine-tune every member from its part of ``init``, with the parameters it was fitted
+        with, its own fine-tuning defaults, this run's seed and where it computes."""
+        members = init.runtime["members"]
+        fitted_params = []
+        for (family, _), saved in zip(members, init.settings["params"], strict=True):
+            here = {k: v for k, v in family.parameters().items() if k in RUNTIME_PARAMETERS}
+            fitted_params.append(saved | family.fine_tune_defaults | here
+                                 | {"seed": params["seed"]})
+
+        def fit_member(i: int, family: Family, progress) -> FamilyState:
+            return family.fine_tune(X, y, fitted_params[i], members[i][1], dev, progress)
+
+        return self._fit_members(params, [f for f, _ in members], fitted_params, fit_member,
+                                 on_epoch)
+
+    def check_init(self, init_params: dict, params: dict) -> None:
+        if member_names(init_params) != member_names(params):
+            raise ValueError("fine-tuning keeps the members of the ensemble it starts from: "
+                             f"members cannot change (it has members={init_params['members']})")
+
+    def _fit_members(self, params, families, fitted_params, fit_member,
+                     on_epoch) -> FamilyState:
+        """The ensemble's state from ``fit_member(i, family, progress)`` of each member, with
+        one progress count over all of them."""
         arrays, settings, fitted, done = {}, [], [], 0
         history: list[dict] = []
         best_epoch = 0
-        for i, family in enumerate(self.members(params)):
+        for i, family in enumerate(families):
             def progress(row: dict, offset: int = done) -> None:
                 if on_epoch is not None:
                     on_epoch(row | {"epoch": offset + row["epoch"]})
 
-            member = family.fit(X, y, self.member_params(family, params), dev, progress)
+            member = fit_member(i, family, progress)
             arrays |= {f"{i}.{k}": v for k, v in member.arrays.items()}
             settings.append(member.settings)
             fitted.append((family, member))
             history += [row | {"epoch": done + row["epoch"]} for row in member.history]
             best_epoch = best_epoch or (member.best_epoch and done + member.best_epoch)
-            done += family.progress_total(self.member_params(family, params))
-        fitted_params = [self.member_params(f, params) for f in self.members(params)]
+            done += family.progress_total(fitted_params[i])
         state = FamilyState(arrays, {"members": member_names(params), "settings": settings,
                                      "params": fitted_params},
                             history=history, best_epoch=best_epoch)

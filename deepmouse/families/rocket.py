@@ -117,6 +117,17 @@ def check_kernels(arrays: dict[str, np.ndarray]) -> None:
         raise ValueError("feature_scale must be > 0")
 
 
+def head_arrays(scale, coef, intercept, platt_a: float, platt_b: float) -> dict[str, np.ndarray]:
+    """The arrays of the classifier on the features: scale, ridge and Platt sigmoid."""
+    return {
+        "feature_scale": np.asarray(scale, dtype=np.float32),
+        "coef": np.ravel(coef).astype(np.float64),
+        "intercept": np.ravel(intercept)[:1].astype(np.float64),
+        "platt_a": np.array([platt_a]),
+        "platt_b": np.array([platt_b]),
+    }
+
+
 class RocketFamily(Family):
     name = "rocket"
     summary = "MiniRocket + ridge, the strong generic time-series baseline"
@@ -161,14 +172,36 @@ class RocketFamily(Family):
             platt_a, platt_b = platt_out_of_fold(
                 RidgeClassifier(alpha=ridge.alpha_), features, y, seed
             )
-        arrays.update({
-            "feature_scale": scale,
-            "coef": np.ravel(ridge.coef_).astype(np.float64),
-            "intercept": np.ravel(ridge.intercept_)[:1].astype(np.float64),
-            "platt_a": np.array([platt_a]),
-            "platt_b": np.array([platt_b]),
-        })
+        arrays.update(head_arrays(scale, ridge.coef_, ridge.intercept_, platt_a, platt_b))
         return FamilyState(arrays)
+
+    def fine_tune(self, X, y, params, init, dev=None, on_epoch=None,
+                  checkpoint=None) -> FamilyState:
+        """Keep the kernels and feature scale of ``init``; refit the ridge on the new windows
+        with its penalty pulling the weights toward ``init``'s (:class:`~deepmouse.families.
+        ridge.RidgeFrom`) instead of
+        toward zero, so that few windows adjust the model rather than replace it."""
+        from sklearn.linear_model import RidgeCV
+
+        from deepmouse.families.ridge import RidgeFrom
+
+        kept = {name: init.arrays[name] for name in (*PARAMETER_NAMES, "feature_scale")}
+        features = rocket_features(kept, X) / kept["feature_scale"]
+        start = init.arrays["coef"]
+        # the penalty, by efficient leave-one-out on what the start leaves unexplained
+        residual = np.where(np.asarray(y) == 1, 1.0, -1.0) - features @ start
+        alpha = float(RidgeCV(alphas=RIDGE_ALPHAS).fit(features, residual).alpha_)
+        ridge = RidgeFrom(start, alpha).fit(features, y)
+        platt_a, platt_b = platt_out_of_fold(RidgeFrom(start, alpha), features, y,
+                                             params["seed"])
+        return FamilyState(kept | head_arrays(kept["feature_scale"], ridge.coef_,
+                                              ridge.intercept_, platt_a, platt_b))
+
+    def check_init(self, init_params: dict, params: dict) -> None:
+        if init_params["n_kernels"] != params["n_kernels"]:
+            raise ValueError("fine-tuning keeps the MiniRocket kernels of the model it starts "
+                             f"from: n_kernels cannot change (it has n_kernels="
+                             f"{init_params['n_kernels']})")
 
     def restore(self, state: FamilyState, params: dict) -> FamilyState:
         self.check_available()
