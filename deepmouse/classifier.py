@@ -115,8 +115,10 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
         valid = set(self._names())
         for name, value in params.items():
             if name not in valid:
+                hint = (self.family_object().parameter_hint([name])
+                        if self.family in FAMILIES else "")
                 raise ValueError(f"the {self.family} family takes no parameter {name!r} "
-                                 f"(it takes {', '.join(sorted(valid))})")
+                                 f"(it takes {', '.join(sorted(valid))}){hint}")
             setattr(self, name, value)
             if name not in self._param_names:
                 self._param_names += (name,)
@@ -144,7 +146,8 @@ class HandClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("the model family is given as family=..., not model=...")
         if unknown:
             raise ValueError(f"the {self.family} family takes no parameter "
-                             f"{', '.join(unknown)} (it takes {', '.join(defaults)})")
+                             f"{', '.join(unknown)} (it takes {', '.join(defaults)})"
+                             + self.family_object().parameter_hint(unknown))
         values = {n: getattr(self, n, None) for n in defaults}
         return {n: defaults[n] if v is None else v for n, v in values.items()}
 

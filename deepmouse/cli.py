@@ -729,7 +729,7 @@ def tune(
     from rich.progress import Progress
 
     from deepmouse.pipeline import RunConfig, prepare_run
-    from deepmouse.search import default_storage, finished_trials, open_study
+    from deepmouse.search import check_search_space, default_storage, finished_trials, open_study
     from deepmouse.search import tune as run_tune
 
     if trials < 1:
@@ -737,6 +737,7 @@ def tune(
     config = RunConfig(dataset=str(dataset), params=given(family=model, epochs=epochs),
                        **given(window=window, split=split, seed=seed))
     prepared = prepare_run(config)
+    check_search_space(prepared.config.classifier().family_object())
     if storage is None:
         storage = default_storage(out)
         out.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there

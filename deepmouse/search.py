@@ -556,8 +556,18 @@ def tune(
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
     prepared = config if isinstance(config, PreparedRun) else prepare_run(config)
+    check_search_space(prepared.config.classifier().family_object())
     with folder_lock(out) as out:
         return _tune_into(prepared, n_trials, out, storage, study_name, on_trial, study)
+
+
+def check_search_space(family) -> None:
+    """Raise the family's ValueError if it has no search space, before any study is opened: a
+    define-by-run space shows itself only to a trial, so a throwaway in-memory one asks."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    family.search_space(optuna.create_study().ask())
 
 
 def finished_trials(study) -> int:
@@ -597,6 +607,9 @@ def _tune_into(prepared: PreparedRun, n_trials: int, out: Path, storage: str | N
         # a trial whose training diverges (or scores NaN) fails alone; the study goes on
         study.optimize(objective, n_trials=missing, catch=(ValueError,),
                        callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
+    if finished_trials(study) == 0:
+        raise ValueError(f"no trial of study '{study.study_name}' finished: every one failed "
+                         "(a training that diverged or scored NaN)")
     summary = {
         "study": study.study_name,
         "storage": storage,

@@ -76,3 +76,26 @@ def test_ensemble_members_are_restored_with_the_parameters_they_were_fitted_with
         gru.defaults = monkeypatch_defaults
     np.testing.assert_allclose(loaded.classifier.decision_function(splits.test.X),
                                ensemble.decision_function(splits.test.X), rtol=1e-6)
+
+
+def test_default_run_is_the_ensemble_on_overlapping_windows():
+    from deepmouse.families import DEFAULT_FAMILY
+    from deepmouse.pipeline import RunConfig
+
+    config = RunConfig(dataset="unused")
+    assert config.classifier().family == DEFAULT_FAMILY == "ensemble"
+    assert config.resolved_params()["members"] == "stroke-cnn,rocket"
+    assert config.window_config().stride == 50  # window / 4
+    assert RunConfig(dataset="unused", stride=20).window_config().stride == 20
+
+
+def test_a_members_parameter_given_to_the_ensemble_says_where_it_belongs(synth_dataset,
+                                                                          tmp_path):
+    from conftest import assert_clean_error, cli
+
+    out = tmp_path / "run"
+    assert_clean_error(cli("train", synth_dataset, "--epochs", "3", "--out", out),
+                       "takes no parameter epochs", "--model stroke-cnn")
+    assert_clean_error(cli("tune", synth_dataset, "--out", out),
+                       "no search space of its own", "--model stroke-cnn")
+    assert not out.exists()

@@ -82,21 +82,6 @@ def test_stroke_cnn_is_deterministic(splits):
     )
 
 
-def test_default_run_is_stroke_cnn_on_overlapping_windows():
-    from deepmouse.families import DEFAULT_FAMILY, get_family
-    from deepmouse.pipeline import RunConfig
-
-    config = RunConfig(dataset="unused")
-    assert config.classifier().family == DEFAULT_FAMILY == "stroke-cnn"
-    assert config.resolved_params()["hidden"] == get_family("stroke-cnn").defaults["hidden"]
-    assert config.window_config().stride == 20  # window / 10
-    tuned = RunConfig(dataset="unused", params={"epochs": 1}, stride=50)
-    assert tuned.classifier().family == "stroke-cnn" and tuned.resolved_params()["epochs"] == 1
-    assert tuned.window_config().stride == 50
-    other = RunConfig(dataset="unused", params={"family": "gru"})
-    assert other.resolved_params()["hidden"] == 64  # gru's default, not stroke-cnn's
-    assert other.window_config().stride == 200  # DeepMouse's non-overlapping windows
-
 
 def test_a_last_batch_of_one_window_does_not_stop_training(splits):
     """65 windows in batches of 64: the lone 65th is skipped, not fed to batch normalisation."""

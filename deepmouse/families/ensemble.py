@@ -57,6 +57,18 @@ class EnsembleFamily(Family):
     def member_params(self, family: Family, params: dict) -> dict:
         return family.parameters() | {"seed": params["seed"]}
 
+    def parameter_hint(self, names: list[str]) -> str:
+        members = [get_family(m) for m in member_names(self.defaults) if m in FAMILIES]
+        owners = [f.name for f in members if any(n in f.defaults for n in names)]
+        if not owners:
+            return ""
+        return (f"; {', '.join(names)} belongs to its member {owners[0]}: to set it, train "
+                f"{owners[0]} alone (--model {owners[0]})")
+
+    def search_space(self, trial) -> dict:
+        raise ValueError("the ensemble has no search space of its own: tune one of its members "
+                         f"(--model {member_names(self.defaults)[0]}), then train it alone")
+
     def check_available(self, params: dict | None = None) -> None:
         for family in self.members(params or self.parameters()):
             family.check_available(self.member_params(family, params or self.parameters()))
