@@ -1,4 +1,4 @@
-"""The rocket family: MiniRocket + ridge (aeon, the ``rocket`` extra)."""
+"""The rocket family: MiniRocket (aeon) + ridge."""
 
 from __future__ import annotations
 
@@ -72,3 +72,32 @@ def test_rocket_rejects_too_few_kernels_with_or_without_aeon(monkeypatch):
     without_aeon(monkeypatch)
     with pytest.raises(ValueError, match="n_kernels must be >= 84"):
         HandClassifier(family="rocket", n_kernels=10).check_params()
+
+
+@pytest.mark.parametrize("window", [60, 200])
+def test_one_window_features_equal_aeons_bit_for_bit(window):
+    """The compiled one-window path computes aeon's features in aeon's order and precision."""
+    from deepmouse.families.minirocket_one import one_window_features
+    from deepmouse.families.rocket import PARAMETER_NAMES, rocket_features, rocket_input
+
+    rng = np.random.default_rng(window)
+    X = rng.normal(size=(40, window, 2)).astype(np.float32)
+    clf = HandClassifier("rocket", n_kernels=1000).fit(X, np.arange(40) % 2)
+    arrays = clf.state_.arrays
+    parameters = tuple(arrays[name] for name in PARAMETER_NAMES)
+    from aeon.transformations.collection.convolution_based._minirocket import MiniRocket
+
+    test = rng.normal(size=(10, window, 2)).astype(np.float32)
+    one = np.stack([one_window_features(rocket_input(x[None])[0], *parameters,
+                                        MiniRocket._indices) for x in test])
+    np.testing.assert_array_equal(one, rocket_features(arrays, test))
+
+
+def test_rocket_predict_proba_one_equals_predict_proba(rocket_splits):
+    splits = rocket_splits
+    clf = HandClassifier("rocket", n_kernels=1000).fit(splits.train.X[::3], splits.train.y[::3])
+    X = splits.test.X[:20]
+    one = np.concatenate([clf.predict_proba_one(x[None]) for x in X])
+    np.testing.assert_allclose(one, clf.predict_proba(X), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="expects windows of"):
+        clf.predict_proba_one(X[:1, :8])

@@ -72,14 +72,20 @@ def rocket_features(arrays: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
             both ends).
     """
     minirocket = _minirocket()
-    reach = 8 * int(arrays["dilations"].max())
-    if X.shape[1] <= reach:
-        raise ValueError(f"windows of {X.shape[1]} steps are too short for MiniRocket kernels "
-                         f"reaching {reach} steps")
+    check_window(arrays, X)
     parameters = tuple(arrays[name] for name in PARAMETER_NAMES)
     return minirocket._static_transform_multi(
         rocket_input(X), parameters, minirocket.MiniRocket._indices
     )
+
+
+def check_window(arrays: dict[str, np.ndarray], X: np.ndarray) -> None:
+    """Raise ValueError if windows ``X`` ``(n, window, 2)`` are too short for the largest
+    dilation (the kernels would reach past both ends)."""
+    reach = 8 * int(arrays["dilations"].max())
+    if X.shape[1] <= reach:
+        raise ValueError(f"windows of {X.shape[1]} steps are too short for MiniRocket kernels "
+                         f"reaching {reach} steps")
 
 
 def check_kernels(arrays: dict[str, np.ndarray]) -> None:
@@ -213,12 +219,27 @@ class RocketFamily(Family):
         return state
 
     def log_odds(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
-        a = state.arrays
         if len(X) == 0:
             return np.zeros(0)
-        features = rocket_features(a, X) / a["feature_scale"]
-        score = features.astype(np.float64) @ a["coef"] + a["intercept"][0]
-        return a["platt_a"][0] * score + a["platt_b"][0]
+        return self._head(state.arrays, rocket_features(state.arrays, X))
+
+    def log_odds_one(self, state: FamilyState, X: np.ndarray) -> np.ndarray:
+        """The features of the one window by :func:`~deepmouse.families.minirocket_one.
+        one_window_features` (equal to aeon's, without its per-kernel allocations)."""
+        from deepmouse.families.minirocket_one import one_window_features
+
+        check_window(state.arrays, X)
+        parameters = tuple(state.arrays[name] for name in PARAMETER_NAMES)
+        features = one_window_features(rocket_input(X)[0], *parameters,
+                                       _minirocket().MiniRocket._indices)
+        return self._head(state.arrays, features[None])
+
+    @staticmethod
+    def _head(arrays: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
+        """Log-odds ``(n,)`` from MiniRocket features ``(n, n_features)``."""
+        scaled = (features / arrays["feature_scale"]).astype(np.float64)
+        score = scaled @ arrays["coef"] + arrays["intercept"][0]
+        return arrays["platt_a"][0] * score + arrays["platt_b"][0]
 
 
 register(RocketFamily())
