@@ -29,16 +29,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from deepmouse.atomic import folder_lock, staged_files, write_atomic
 from deepmouse.classifier import HandClassifier
-from deepmouse.decision import fit_decision_model
+from deepmouse.decision import DecisionModel, fit_decision_model
 from deepmouse.evaluate import evaluate_windows, log_odds
 from deepmouse.families import RUNTIME_PARAMETERS
 from deepmouse.inspect_data import data_summary
 from deepmouse.jsonio import dumps_strict, loads_strict
 from deepmouse.modelfile import MODEL_FILE, HandModel, load_model, save_model, versions
 from deepmouse.recordings import DataError, Dataset, load_dataset
-from deepmouse.windows import SPLITS, Splits, WindowConfig, make_splits
+from deepmouse.windows import SPLITS, Splits, WindowConfig, WindowSet, make_splits
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 RUN_FILES = (MODEL_FILE, "history.csv", "metrics.json", "config.json", "data.json",
@@ -214,6 +216,18 @@ def train_run(
         return _train_into(prepared, out, on_epoch, plots, resume)
 
 
+def fit_dev_decision(clf: HandClassifier, p_dev: np.ndarray, dev: WindowSet) -> DecisionModel:
+    """The sequential decision's constants, fitted on the dev windows: held out from training,
+    never the test split. ``p_dev`` ``(n,)``: P(left) of each dev window.
+
+    Raises:
+        ValueError: dev cannot fit them (see :func:`deepmouse.decision.fit_decision_model`).
+    """
+    floor = clf.family_object().session_spread
+    return fit_decision_model(log_odds(p_dev), dev.y, dev.recording,
+                              **({} if floor is None else {"tau2_floor": floor}))
+
+
 def _train_into(
     prepared: PreparedRun,
     out: Path,
@@ -243,10 +257,8 @@ def _train_into(
     seconds = window_config.seconds
     p_dev = clf.predict_proba(splits.dev.X)[:, 1]
     dev_metrics = evaluate_windows(p_dev, splits.dev.y, splits.dev.recording, seconds)
-    try:  # the decision's constants come from dev: held out from training, not the test split
-        floor = clf.family_object().session_spread
-        decision = fit_decision_model(log_odds(p_dev), splits.dev.y, splits.dev.recording,
-                                      **({} if floor is None else {"tau2_floor": floor}))
+    try:
+        decision = fit_dev_decision(clf, p_dev, splits.dev)
     except ValueError as exc:
         decision = None
         split_warnings.append(f"no sequential decision: {exc}")
