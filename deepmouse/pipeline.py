@@ -216,6 +216,14 @@ def train_run(
         return _train_into(prepared, out, on_epoch, plots, resume)
 
 
+def remove_checkpoints(out: Path) -> None:
+    """Remove the run's checkpoint and those a family wrote beside it (see
+    :meth:`deepmouse.families.Family.fit`)."""
+    name = Path(CHECKPOINT_FILE)
+    for path in [out / CHECKPOINT_FILE, *out.glob(f"{name.stem}.*{name.suffix}")]:
+        path.unlink(missing_ok=True)
+
+
 def fit_dev_decision(clf: HandClassifier, p_dev: np.ndarray, dev: WindowSet) -> DecisionModel:
     """The sequential decision's constants, fitted on the dev windows: held out from training,
     never the test split. ``p_dev`` ``(n,)``: P(left) of each dev window.
@@ -244,7 +252,7 @@ def _train_into(
                                     "window_config": window_config.to_dict()}
     checkpoint = out / CHECKPOINT_FILE
     if not resume:
-        checkpoint.unlink(missing_ok=True)
+        remove_checkpoints(out)
     elif not checkpoint.is_file():  # killed after its last checkpoint was removed?
         finished = _finished_run(out, config_dict, dataset.checksum)
         if finished is not None:
@@ -307,5 +315,5 @@ def _train_into(
                 plot_curves(clf.history_, stage / "curves.png", clf.best_epoch_)
             plot_confusion(test_metrics["confusion"], stage / "confusion.png", "test split")
             plot_reliability(test_metrics, stage / "reliability.png", "test split")
-    checkpoint.unlink(missing_ok=True)
+    remove_checkpoints(out)
     return RunResult(out, out / MODEL_FILE, metrics, clf.history_, splits.table(), clf)

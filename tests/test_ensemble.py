@@ -99,3 +99,28 @@ def test_a_members_parameter_given_to_the_ensemble_says_where_it_belongs(synth_d
     assert_clean_error(cli("tune", synth_dataset, "--out", out),
                        "no search space of its own", "--model stroke-cnn")
     assert not out.exists()
+
+
+def test_an_interrupted_ensemble_fit_resumes_from_its_members_checkpoints(small, tmp_path):
+    """Each member checkpoints beside the ensemble's checkpoint; a second fit given the same
+    checkpoint trains no epoch of the member that had finished, and ends where the first did."""
+    from deepmouse.families import get_family
+    from deepmouse.pipeline import remove_checkpoints
+
+    X, y, _ = small
+    family = get_family("ensemble")
+    params = family.parameters() | {"members": "gru,svm"}
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    epochs: list[int] = []
+    first = family.fit(X[::16], y[::16], params, on_epoch=lambda row: epochs.append(row["epoch"]),
+                       checkpoint=checkpoint)
+    assert epochs and (tmp_path / "checkpoint.member0.safetensors").is_file()
+    epochs.clear()
+    again = family.fit(X[::16], y[::16], params, on_epoch=lambda row: epochs.append(row["epoch"]),
+                       checkpoint=checkpoint)
+    assert epochs == []
+    for name, value in first.arrays.items():
+        np.testing.assert_array_equal(again.arrays[name], value)
+    (tmp_path / "keep.safetensors").touch()
+    remove_checkpoints(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.safetensors"]

@@ -150,7 +150,9 @@ class Family:
         """Fit on normalised windows ``X`` ``(n, window, 2)`` and labels ``y`` ``(n,)`` in {0, 1}.
 
         ``dev`` (windows, labels) may pick the kept epoch; ``on_epoch`` is called with each
-        epoch's history row; ``checkpoint`` (a path) makes a long fit resumable.
+        epoch's history row; ``checkpoint`` (a path) makes a long fit resumable: a fit given an
+        existing checkpoint continues from it. A family may write more checkpoints beside it,
+        named ``<stem>.<anything><suffix>`` (the run removes them with it).
         """
         raise NotImplementedError
 

@@ -14,6 +14,8 @@ the member family's defaults have become since).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from deepmouse.families.base import (
@@ -30,6 +32,15 @@ DEFAULT_MEMBERS = "stroke-cnn,rocket"
 
 def member_names(params: dict) -> list[str]:
     return [name.strip() for name in str(params["members"]).split(",") if name.strip()]
+
+
+def member_checkpoint(checkpoint: str | Path | None, index: int) -> Path | None:
+    """The checkpoint of member ``index``: ``<stem>.member<index><suffix>`` beside the
+    ensemble's (``None`` without one)."""
+    if checkpoint is None:
+        return None
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.stem}.member{index}{checkpoint.suffix}")
 
 
 class EnsembleFamily(Family):
@@ -84,12 +95,15 @@ class EnsembleFamily(Family):
         return sum(f.progress_total(self.member_params(f, params)) for f in self.members(params))
 
     def fit(self, X, y, params, dev=None, on_epoch=None, checkpoint=None) -> FamilyState:
-        """Fit every member on the same windows (no checkpoint: an ensemble is not resumed)."""
+        """Fit every member on the same windows; with ``checkpoint``, each member that
+        checkpoints does so beside it (:func:`member_checkpoint`), so that a resumed fit skips
+        the members that had finished and continues the one that had not."""
         families = self.members(params)
         fitted_params = [self.member_params(f, params) for f in families]
 
         def fit_member(i: int, family: Family, progress) -> FamilyState:
-            return family.fit(X, y, fitted_params[i], dev, progress)
+            return family.fit(X, y, fitted_params[i], dev, progress,
+                              member_checkpoint(checkpoint, i))
 
         return self._fit_members(params, families, fitted_params, fit_member, on_epoch)
 
@@ -105,7 +119,8 @@ class EnsembleFamily(Family):
                                  | {"seed": params["seed"]})
 
         def fit_member(i: int, family: Family, progress) -> FamilyState:
-            return family.fine_tune(X, y, fitted_params[i], members[i][1], dev, progress)
+            return family.fine_tune(X, y, fitted_params[i], members[i][1], dev, progress,
+                                    member_checkpoint(checkpoint, i))
 
         return self._fit_members(params, [f for f, _ in members], fitted_params, fit_member,
                                  on_epoch)
