@@ -13,7 +13,8 @@ per (variant, task, fold) on stdout.
     python benchmarks/dev_experiments.py --variant segments --tasks mouse
     python benchmarks/dev_experiments.py --variant aggregators
 
-Variants (everything else as the default ``HandClassifier()``, window 200, train stride 20):
+Variants (everything else as ``stroke-cnn``, the default when they ran, window 200, train stride
+20):
 
 - ``default``: the default model, dev accuracy and decision after 10 s.
 - ``per-window-norm``: every window divided by its own RMS step length before the model
@@ -74,6 +75,9 @@ AGGREGATORS = {
     "mean probability": lambda z: 1 / (1 + np.exp(-z)) - 0.5,
 }
 
+NETWORK = "stroke-cnn"
+"""The model every variant starts from (the default of ``deepmouse train`` when they ran)."""
+
 
 def accuracy(z: np.ndarray, y: np.ndarray) -> float:
     return round(float(((z > 0) == (y == 1)).mean()), 3)
@@ -117,7 +121,7 @@ _rotate_scale = train_module.augment_batch
 
 def cosine_ema(Xtr, ytr, Xdv, ydv, epochs: int = 10, seed: int = 0) -> dict:
     """The default network trained with cosine LR decay; last-epoch and EMA dev accuracy."""
-    clf = HandClassifier(device="cpu")
+    clf = HandClassifier(NETWORK, device="cpu")
     torch.manual_seed(seed)
     net = build_model(clf.family_object().model_config(clf.resolved_params()))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
@@ -160,7 +164,7 @@ def feature_logistic(splits) -> tuple[np.ndarray, np.ndarray]:
 
     logistic = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
     logistic.fit(features(splits.train.X), splits.train.y)
-    net = HandClassifier(device="cpu").fit(
+    net = HandClassifier(NETWORK, device="cpu").fit(
         splits.train.X, splits.train.y, splits.dev.X, splits.dev.y
     )
     return logistic.decision_function(features(splits.dev.X)), net.decision_function(splits.dev.X)
@@ -202,7 +206,7 @@ def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
         if variant == "time-warp":
             train_module.augment_batch = time_warp_augment
         params = {"hidden": 64, "epochs": 15} if variant == "hidden-64" else {}
-        clf = HandClassifier(device="cpu", **params).fit(train.X, train.y, dev.X, dev.y)
+        clf = HandClassifier(NETWORK, device="cpu", **params).fit(train.X, train.y, dev.X, dev.y)
         train_module.augment_batch = _rotate_scale
         z = clf.decision_function(dev.X)
         out = scores(z, dev)
@@ -210,7 +214,7 @@ def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
             out["decision_10s"] = {n: decision_by(z, dev.y, dev.recording, 5, f)
                                    for n, f in AGGREGATORS.items()}
     elif variant == "minirocket-average":
-        net = HandClassifier(device="cpu").fit(train.X, train.y, dev.X, dev.y)
+        net = HandClassifier(NETWORK, device="cpu").fit(train.X, train.y, dev.X, dev.y)
         quarter = splits_for(window, stride=window // 4).train  # the benchmark's MiniRocket stride
         rocket = HandClassifier("rocket", seed=0).fit(quarter.X, quarter.y)
         reference = quarter.X[::3]
@@ -222,13 +226,13 @@ def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
         fraction = 1.0 if variant.endswith("all") else 0.3
         pick = np.random.default_rng(0).random(len(train)) < fraction
         mirrored = train.X[pick] * np.array([-1.0, 1.0], dtype=np.float32)
-        clf = HandClassifier(device="cpu").fit(
+        clf = HandClassifier(NETWORK, device="cpu").fit(
             np.concatenate([train.X, mirrored]), np.concatenate([train.y, 1 - train.y[pick]]),
             dev.X, dev.y,
         )
         out = scores(clf.decision_function(dev.X), dev)
     elif variant == "per-window-norm":
-        clf = HandClassifier(device="cpu").fit(
+        clf = HandClassifier(NETWORK, device="cpu").fit(
             per_window_norm(train.X), train.y, per_window_norm(dev.X), dev.y
         )
         z = clf.decision_function(per_window_norm(dev.X))
@@ -244,8 +248,8 @@ def run(variant: str, task: str, dataset, fold, window: int = 200) -> dict:
                                ("average", (z_logistic + z_net) / 2))}
     elif variant == "segments":
         long = splits_for(800)
-        short_net = HandClassifier(device="cpu").fit(train.X, train.y, dev.X, dev.y)
-        long_net = HandClassifier(device="cpu").fit(long.train.X, long.train.y, long.dev.X,
+        short_net = HandClassifier(NETWORK, device="cpu").fit(train.X, train.y, dev.X, dev.y)
+        long_net = HandClassifier(NETWORK, device="cpu").fit(long.train.X, long.train.y, long.dev.X,
                                                     long.dev.y)
         z_seg = segment_log_odds(short_net, long.dev.X, 200, 100)
         z_long = long_net.decision_function(long.dev.X)

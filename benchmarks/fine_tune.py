@@ -1,10 +1,10 @@
-"""How much must a user record? Learning curves of the default model on held-out mouse sessions.
+"""How much must a user record? Learning curves of stroke-cnn on held-out mouse sessions.
 
 Two questions, on the real DeepMouse mouse recordings, each mouse fold of
 ``benchmarks/accuracy.py`` (fold k: session pair k is the *user*, pair k+1 dev, the other 4
 pairs train):
 
-1. **A model for everybody** (``across``): the default family trained on the first fraction
+1. **A model for everybody** (``across``): ``FAMILY`` trained on the first fraction
    ``f`` of every training recording (contiguous time, as a shorter recording would give), dev
    for its kept epoch, scored on every window of the held-out pair. The x axis is minutes of
    movement per hand (active 2-s windows). This is what ``FIRST_MODEL_MINUTES`` in
@@ -13,7 +13,7 @@ pairs train):
 2. **Your own model** (``own``): the user records the first ``m`` minutes of each session of
    the held-out pair; the last 40% of each of those recordings is their test. Three models
    are scored on that same test: the model for everybody trained on the 4 other pairs
-   (``out of the box``), the default family trained from scratch on the ``m`` minutes
+   (``out of the box``), ``FAMILY`` trained from scratch on the ``m`` minutes
    (``scratch``), and the out-of-the-box model fine-tuned on them (``fine-tuned``, what
    ``deepmouse train DATA --init mouse`` does). Both train for the family's 10 epochs with no
    dev (the user's minutes all train; the last epoch is kept). Scratch uses the family's
@@ -56,6 +56,9 @@ OWN_TEST_SHARE = 0.4
 """The last 40% of each held-out recording is the user's test (2 minutes of a 5-minute session),
 so at most 3 minutes of a 5-minute session can train."""
 CPU_ONE_THREAD = {"device": "cpu", "threads": 1}
+FAMILY = "stroke-cnn"
+"""The family measured: the default of ``deepmouse train`` when this ran (the default ensemble's
+network member)."""
 FINE_TUNE_LRS = (3e-3, 3e-4, 3e-5)
 """Learning rates fine-tuning chooses among (the family's default first)."""
 
@@ -102,9 +105,9 @@ def score(clf: HandClassifier, test: WindowSet, config: WindowConfig) -> dict:
 
 def fit(train: WindowSet, dev: WindowSet | None, seed: int, init: HandClassifier | None = None,
         epochs: int | None = None, lr: float | None = None) -> tuple[HandClassifier, float]:
-    """The default family (``epochs``: fewer than its default, for reduced runs; ``lr``: other
+    """``FAMILY`` (``epochs``: fewer than its default, for reduced runs; ``lr``: other
     than its default) fitted on ``train``, from ``init`` if given; and the seconds it took."""
-    clf = HandClassifier(**CPU_ONE_THREAD, seed=seed, epochs=epochs, lr=lr)
+    clf = HandClassifier(FAMILY, **CPU_ONE_THREAD, seed=seed, epochs=epochs, lr=lr)
     start = time.perf_counter()
     clf.fit(train.X, train.y, *(() if dev is None else (dev.X, dev.y)), init=init)
     return clf, time.perf_counter() - start
@@ -115,7 +118,7 @@ def run_fold(dataset, fold, fractions, own_minutes, seed, done, cache, log,
     """Every run of one fold (cached by key in ``done`` and the ``cache`` file)."""
     user, dev_ids, name = fold
     config = WindowConfig()
-    stride = HandClassifier().window_config().stride
+    stride = HandClassifier(FAMILY).window_config().stride
     recs = dataset.recordings
     train_recs = [r for i, r in enumerate(recs) if i not in user + dev_ids]
     dev = windows_of([recs[i] for i in dev_ids], config, config.window)

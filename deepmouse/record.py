@@ -47,10 +47,10 @@ FLUSH_SECONDS = 0.5
 
 FIRST_MODEL_MINUTES = 6.0
 """Minutes of movement per hand after which a first model is worth training. On held-out mouse
-sessions the default family trained on 5.7 minutes per hand scores 0.70 a window and decides
-right 85% of the time after 10 s of movement, against 0.65 / 77% with 2.8 minutes and 0.78 / 95%
-with 23 minutes: usable, and more still helps ("How much to record" in
-``benchmarks/RESULTS.md``)."""
+sessions stroke-cnn (the default when this was measured) trained on 5.7 minutes per hand scores
+0.70 a window and decides right 85% of the time after 10 s of movement, against 0.65 / 77% with
+2.8 minutes and 0.78 / 95% with 23 minutes: usable, and more still helps ("How much to record"
+in ``benchmarks/RESULTS.md``)."""
 
 DEVICES = ("touchpad", "mouse")
 
