@@ -576,7 +576,7 @@ def run_with_progress(config, quiet: bool = False, resume: bool = False):
 
     prepared = prepare_run(config)
     show_warnings(prepared.warnings)
-    clf = config.classifier()
+    clf = prepared.config.classifier()  # completed from the model it starts from, if any
     total = clf.family_object().progress_total(clf.resolved_params())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

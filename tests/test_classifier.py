@@ -137,11 +137,12 @@ def test_windows_too_short_for_the_architecture_are_refused():
 
 def test_handclassifier_on_its_window_config_is_the_model_train_run_fits(synth_dataset,
                                                                          tmp_path):
-    """HandClassifier() on its own window_config() is what ``deepmouse train`` (train_run)
+    """HandClassifier(family) on its own window_config() is what ``deepmouse train`` (train_run)
     fits: the same windows, the same probabilities."""
     from deepmouse.pipeline import RunConfig, train_run
 
-    params = {"epochs": 1, "hidden": 4, "conv_layers": 1, "device": "cpu"}
+    params = {"family": "stroke-cnn", "epochs": 1, "hidden": 4, "conv_layers": 1,
+              "device": "cpu"}
     run = train_run(RunConfig(dataset=str(synth_dataset), out=str(tmp_path), params=params),
                     plots=False)
     clf = HandClassifier(**params)
@@ -172,9 +173,12 @@ def test_parameters_follow_the_family():
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"hidden": "abc"}, "hidden of the stroke-cnn family must be an integer"),
-    ({"epochs": 2.5}, "epochs of the stroke-cnn family must be an integer"),
-    ({"seed": True}, "seed of the stroke-cnn family must be an integer"),
+    ({"family": "stroke-cnn", "hidden": "abc"},
+     "hidden of the stroke-cnn family must be an integer"),
+    ({"family": "stroke-cnn", "epochs": 2.5},
+     "epochs of the stroke-cnn family must be an integer"),
+    ({"seed": True}, "seed of the ensemble family must be an integer"),
+    ({"threads": 1.5}, "threads of the ensemble family must be an integer"),
     ({"family": "svm", "C": "x"}, "C of the svm family must be a number"),
     ({"family": "svm", "gamma": "x"}, "gamma must be scale, auto or a number"),
     ({"family": "gru", "l1": float("nan")}, "l1 of the gru family must be a finite number"),

@@ -79,7 +79,7 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, bad_dataset):
     assert_clean_error(cli("train", short, "--model", "svm", "--epochs", "3"),
                        "the svm family takes no parameter epochs")
     assert_clean_error(cli("train", short, "--param", "C"), "--param 'C'", "expected NAME=VALUE")
-    assert_clean_error(cli("train", short, "--param", "hidden=abc"),
+    assert_clean_error(cli("train", short, "--model", "stroke-cnn", "--param", "hidden=abc"),
                        "hidden of the stroke-cnn family must be an integer")
 
 
@@ -125,9 +125,9 @@ def test_demo_synthesises_trains_the_default_model_and_reports_the_test_split(tm
     result = cli("demo", "--out", tmp_path, "--minutes", "4")
     assert result.exit_code == 0, result.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["family"] == "stroke-cnn" and config["split"] == "chrono"
+    assert config["family"] == "ensemble" and config["split"] == "chrono"
     assert (tmp_path / "run" / "model.safetensors").is_file()
-    assert "stroke-cnn: dev and test (chrono split)" in result.stdout
+    assert "ensemble: dev and test (chrono split)" in result.stdout
     report = tmp_path / "report.html"  # the demo ends with its run's report, and says where
     assert f"report: {report}" in " ".join(result.stdout.split())
     assert "data:image/png;base64," in report.read_text()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA, assert_clean_error, cli, entry_point
 
+from deepmouse.families import DEFAULT_FAMILY
 from deepmouse.modelfile import load_model
 
 LEFT = SHARED_DATA / "touchpad" / "left" / "left.txt"
@@ -67,7 +68,7 @@ def test_models_lists_the_cached_model_with_its_card(first_live):
     [card] = json.loads(result.stdout)
     folder = cache / "models" / "touchpad"
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert card["device"] == "touchpad" and card["family"] == "stroke-cnn"
+    assert card["device"] == "touchpad" and card["family"] == DEFAULT_FAMILY
     assert card["model"] == str(folder / "model.safetensors")
     assert "One person's hands" in card["whose_hands"] and "2019" in card["whose_hands"]
     assert card["data"]["minutes"] == {"right": pytest.approx(10.0, abs=0.1),
@@ -110,7 +111,7 @@ def test_models_on_an_empty_cache_says_how_to_get_one(tmp_path):
 def test_train_init_names_the_out_of_the_box_model(first_live, synth_dataset, tmp_path):
     cache, _ = first_live
     out = tmp_path / "mine"
-    result = cli("train", synth_dataset, "--init", "touchpad", "--epochs", "1", "--out", out,
+    result = cli("train", synth_dataset, "--init", "touchpad", "--out", out,
                  env={"DEEPMOUSE_CACHE": str(cache)})
     assert result.exit_code == 0, result.stderr
     config = json.loads((out / "config.json").read_text())

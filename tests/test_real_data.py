@@ -56,9 +56,10 @@ def test_train_on_touchpad_and_evaluate_on_mouse(shared_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_default_model_scores_a_mouse_session_it_never_saw(shared_data, tmp_path):
-    """Train the default model through the CLI on five mouse session pairs, then ``deepmouse
-    evaluate MODEL NEW_DATASET --split all`` on the pair it never saw (r2, l2)."""
+def test_stroke_cnn_scores_a_mouse_session_it_never_saw(shared_data, tmp_path):
+    """Train stroke-cnn (3 epochs: the default ensemble's network, shortened) through the CLI
+    on five mouse session pairs, then ``deepmouse evaluate MODEL NEW_DATASET --split all`` on
+    the pair it never saw (r2, l2)."""
     import json
 
     from conftest import cli
@@ -75,8 +76,8 @@ def test_default_model_scores_a_mouse_session_it_never_saw(shared_data, tmp_path
         assert result.exit_code == 0, result.stderr
         return json.loads(result.stdout)
 
-    deepmouse("train", known, "--out", tmp_path / "run", "--split", "session", "--stride", 50,
-              "--epochs", 3, "--device", "cpu", "--json")
+    deepmouse("train", known, "--out", tmp_path / "run", "--model", "stroke-cnn", "--split",
+              "session", "--stride", 50, "--epochs", 3, "--device", "cpu", "--json")
     unseen = deepmouse("evaluate", tmp_path / "run" / "model.safetensors", new, "--split", "all",
                        "--json")
     assert unseen["n_windows"] > 250  # 2 sessions of 5 minutes, idle windows dropped

@@ -35,9 +35,11 @@ on the touchpad's last 15% are right at least 95% of the time."""
 
 COMMON_PARAMETERS: dict[str, Any] = {"seed": 0}
 """Parameters every family takes (``seed``: same seed and data, same model)."""
-RUNTIME_PARAMETERS = ("device", "threads")
-"""Parameters that say where a model computes, not what it is: a run that starts from a
-trained model takes its own, not the ones the model was trained with."""
+RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": 1}
+"""Parameters that say where a model computes, not what it is (the families that compute with
+torch take them): a run that starts from a trained model takes its own, not the ones the model
+was trained with."""
+RUNTIME_PARAMETERS = tuple(RUNTIME_DEFAULTS)
 MAX_SEED = 2**32 - 1
 """The largest seed: NumPy's global seeding and scikit-learn take 32 bits."""
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from deepmouse.families.base import (
     FAMILIES,
+    RUNTIME_DEFAULTS,
     RUNTIME_PARAMETERS,
     Family,
     FamilyState,
@@ -46,7 +47,8 @@ def member_checkpoint(checkpoint: str | Path | None, index: int) -> Path | None:
 class EnsembleFamily(Family):
     name = "ensemble"
     summary = "the average of several families' log-odds (stroke-cnn + rocket)"
-    defaults = {"members": DEFAULT_MEMBERS}
+    # where it computes is passed on to the members that take it
+    defaults = {"members": DEFAULT_MEMBERS} | RUNTIME_DEFAULTS
     train_stride = 0.25
     # averaging shrinks its sessions' offsets: chosen on held-out mouse sessions by
     # benchmarks/sequential.py (RESULTS.md)
@@ -66,14 +68,23 @@ class EnsembleFamily(Family):
         return [get_family(name) for name in names]
 
     def member_params(self, family: Family, params: dict) -> dict:
-        return family.parameters() | {"seed": params["seed"]}
+        """A member's defaults, with the ensemble's seed and where it computes."""
+        return family.parameters() | self.passed_on(family, params)
+
+    @staticmethod
+    def passed_on(family: Family, params: dict) -> dict:
+        """What the ensemble's ``params`` set for every member: the seed, and where it computes
+        for the members that take it."""
+        taken = family.parameters()
+        return {k: params[k] for k in ("seed", *RUNTIME_PARAMETERS) if k in taken}
 
     def parameter_hint(self, names: list[str]) -> str:
         members = [get_family(m) for m in member_names(self.defaults) if m in FAMILIES]
         owners = [f.name for f in members if any(n in f.defaults for n in names)]
         if not owners:
             return ""
-        return (f"; {', '.join(names)} belongs to its member {owners[0]}: to set it, train "
+        verb, it = ("belongs", "it") if len(names) == 1 else ("belong", "them")
+        return (f"; {', '.join(names)} {verb} to its member {owners[0]}: to set {it}, train "
                 f"{owners[0]} alone (--model {owners[0]})")
 
     def search_space(self, trial) -> dict:
@@ -114,9 +125,8 @@ class EnsembleFamily(Family):
         members = init.runtime["members"]
         fitted_params = []
         for (family, _), saved in zip(members, init.settings["params"], strict=True):
-            here = {k: v for k, v in family.parameters().items() if k in RUNTIME_PARAMETERS}
-            fitted_params.append(saved | family.fine_tune_defaults | here
-                                 | {"seed": params["seed"]})
+            fitted_params.append(saved | family.fine_tune_defaults
+                                 | self.passed_on(family, params))
 
         def fit_member(i: int, family: Family, progress) -> FamilyState:
             return family.fine_tune(X, y, fitted_params[i], members[i][1], dev, progress,
@@ -176,7 +186,8 @@ class EnsembleFamily(Family):
             raise ValueError("ensemble settings: one parameter set per member expected")
         restored = []
         for family, part, fitted_with in zip(families, self._split(state), saved, strict=True):
-            member_params = family.parameters() | fitted_with
+            member_params = family.parameters() | fitted_with | {
+                k: params[k] for k in RUNTIME_PARAMETERS if k in family.parameters()}
             family.validate(member_params)
             restored.append(family.restore(part, member_params))
         state.runtime = {"members": list(zip(families, restored, strict=True))}

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepmouse.families.base import Family, FamilyState, register
+from deepmouse.families.base import RUNTIME_DEFAULTS, Family, FamilyState, register
 
-TRAINING = {"epochs": 30, "batch_size": 32, "lr": 3e-3, "augment": 0.0, "patience": None,
-            "device": "auto", "threads": 1}
+TRAINING = {"epochs": 30, "batch_size": 32, "lr": 3e-3, "augment": 0.0,
+            "patience": None} | RUNTIME_DEFAULTS
 """Training parameters every network takes (see :class:`deepmouse.train.TrainConfig`)."""
 RECURRENT = {"hidden": 64, "dropout": 0.1, "l1": 0.0, "l2": 0.0}
 """Architecture of DeepMouse's recurrent networks (see :class:`deepmouse.models.ModelConfig`)."""
