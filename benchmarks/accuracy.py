@@ -43,11 +43,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deepmouse.classifier import HandClassifier  # noqa: E402
-from deepmouse.evaluate import evaluate_windows  # noqa: E402
+from deepmouse.evaluate import (  # noqa: E402
+    evaluate_windows,
+    log_odds,
+    new_shares,
+    sequential_metrics,
+    switch_metrics,
+)
 from deepmouse.families import MissingDependencyError, get_family  # noqa: E402
+from deepmouse.live import DEFAULT_HOP  # noqa: E402
 from deepmouse.pipeline import fit_dev_decision  # noqa: E402
 from deepmouse.recordings import load_dataset  # noqa: E402
-from deepmouse.windows import WindowConfig, all_windows, make_splits  # noqa: E402
+from deepmouse.windows import WindowConfig, WindowSet, all_windows, make_splits  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "deepmouse"
 HORIZONS = ("2", "5", "10", "30")
@@ -118,8 +125,11 @@ def mouse_folds(dataset) -> list[tuple[list[int], list[int], str]]:
     return folds
 
 
-def run_one(family: str, splits, window: int, quick: bool, seed: int) -> dict:
-    """Train ``family`` on ``splits.train`` (dev for checkpointing) and score ``splits.test``."""
+def run_one(family: str, splits, window: int, quick: bool, seed: int,
+            live_test: WindowSet | None = None) -> dict:
+    """Train ``family`` on ``splits.train`` (dev for checkpointing) and score ``splits.test``;
+    with ``live_test`` (the test windows every :data:`~deepmouse.live.DEFAULT_HOP`, as
+    ``live`` scores them), also the sequential decision on those."""
     overrides, _ = FAMILIES[family]
     taken = get_family(family).parameters()
     params = overrides | {k: v for k, v in CPU_ONE_THREAD.items() if k in taken} | {"seed": seed}
@@ -141,6 +151,13 @@ def run_one(family: str, splits, window: int, quick: bool, seed: int) -> dict:
     }
     sequential = metrics["test"].get("sequential")
     switch = metrics["test"].get("switch")
+    sequential_live = switch_live = None
+    if live_test is not None and decision is not None:
+        z = log_odds(clf.predict_proba(live_test.X)[:, 1])
+        share = new_shares(live_test.start, live_test.recording, splits.config.seconds)
+        args = (z, live_test.y, live_test.recording, splits.config.seconds, decision)
+        sequential_live = sequential_metrics(*args, share=share)
+        switch_live = switch_metrics(*args, share=share)
     return {
         "train_seconds": round(seconds, 2),
         "train_windows": len(splits.train),
@@ -150,11 +167,20 @@ def run_one(family: str, splits, window: int, quick: bool, seed: int) -> dict:
         "dev_accuracy": metrics["dev"]["accuracy"],
         "test": {k: metrics["test"][k]
                  for k in ("accuracy", "loss", "roc_auc", "decision_accuracy")},
-        "sequential": None if sequential is None else {
-            k: sequential[k] for k in ("decided", "accuracy", "median_seconds", "ece")},
-        "switch": None if switch is None else {k: switch[k] for k in ("followed",
-                                                                      "median_seconds")},
+        "sequential": _sequential(sequential),
+        "switch": _switch(switch),
+        "sequential_live": _sequential(sequential_live),
+        "switch_live": _switch(switch_live),
     }
+
+
+def _sequential(metrics: dict | None) -> dict | None:
+    keys = ("decided", "accuracy", "median_seconds", "ece")
+    return None if metrics is None else {k: metrics[k] for k in keys}
+
+
+def _switch(metrics: dict | None) -> dict | None:
+    return None if metrics is None else {k: metrics[k] for k in ("followed", "median_seconds")}
 
 
 def summarise(folds: list[dict]) -> dict:
@@ -176,12 +202,15 @@ def summarise(folds: list[dict]) -> dict:
         "decision_accuracy": {
             h: stats([f["test"]["decision_accuracy"].get(h) for f in folds]) for h in HORIZONS
         },
-        # the sequential decision at its default threshold (rows cached before it had none)
-        "sequential": {k: stats([(f.get("sequential") or {}).get(k) for f in folds])
-                       for k in ("decided", "accuracy", "median_seconds", "ece")},
-        "switch_median_seconds": stats([(f.get("switch") or {}).get("median_seconds")
-                                        for f in folds]),
     }
+    # the sequential decision at its default threshold, on back-to-back windows and on the
+    # overlapping windows live scores (rows cached before they were measured have neither)
+    for suffix in ("", "_live"):
+        out["sequential" + suffix] = {
+            k: stats([(f.get("sequential" + suffix) or {}).get(k) for f in folds])
+            for k in ("decided", "accuracy", "median_seconds", "ece")}
+        out["switch_median_seconds" + suffix] = stats(
+            [(f.get("switch" + suffix) or {}).get("median_seconds") for f in folds])
     return out
 
 
@@ -222,7 +251,8 @@ def benchmark(
     plan: list[tuple[str, int, str, object]] = []
     if "touchpad" in tasks:
         ds = load_dataset(DATA / "touchpad")
-        plan.append(("touchpad", 200, "chrono", lambda cfg, ds=ds: make_splits(ds, cfg, "chrono")))
+        plan.append(("touchpad", 200, "chrono",
+                     lambda cfg, ds=ds, **kw: make_splits(ds, cfg, "chrono", **kw)))
     if "mouse" in tasks:
         ds = load_dataset(DATA / "mouse")
         folds = mouse_folds(ds)[: n_folds or None]
@@ -230,8 +260,8 @@ def benchmark(
             for test, dev, name in folds:
                 plan.append((
                     "mouse", window, name,
-                    lambda cfg, ds=ds, test=test, dev=dev: make_splits(
-                        ds, cfg, "session", test_recordings=test, dev_recordings=dev
+                    lambda cfg, ds=ds, test=test, dev=dev, **kw: make_splits(
+                        ds, cfg, "session", test_recordings=test, dev_recordings=dev, **kw
                     ),
                 ))
     results: dict[tuple[str, int, str], list[dict]] = {}
@@ -246,9 +276,10 @@ def benchmark(
                 config = HandClassifier(family).window_config(window=window, stride=stride)
                 stride = config.stride
                 splits = split_fn(config)
+                live_test = split_fn(config, test_stride=round(DEFAULT_HOP * config.rate)).test
                 row = {"key": key, "task": task, "window": window, "family": family,
                        "fold": fold, "stride": stride,
-                       **run_one(family, splits, window, quick, seed)}
+                       **run_one(family, splits, window, quick, seed, live_test)}
                 append_cache(cache, row)
             if log:
                 d10 = row["test"]["decision_accuracy"].get("10")
@@ -356,18 +387,20 @@ def markdown(report: dict) -> str:
             f"optimistic**) | – | {r['accuracy']:.2f} | – | – | – | – | – | – |"
         )
     lines += ["", "The sequential decision at P = 0.95 (trials every 5 s of movement, up to 60 s; "
-              "constants fitted on dev, as `deepmouse train` stores them):", "",
-              "| task | window | family | decided | right when decided | median s | posterior ECE "
-              "| switch median s |", "|---|---|---|---|---|---|---|---|"]
+              "constants fitted on dev, as `deepmouse train` stores them), on test windows back "
+              f"to back and every {DEFAULT_HOP:g} s as `live` scores them:", "",
+              "| task | window | family | test windows | decided | right when decided | median s "
+              "| posterior ECE | switch median s |", "|---|---|---|---|---|---|---|---|---|"]
     for row in report["results"]:
-        q, spread = row["summary"].get("sequential") or {}, row["task"] == "mouse"
-        if not any(q.values()):
-            continue
-        lines.append(
-            f"| {row['task']} | {row['window']} | {row['family']} | "
-            + " | ".join(fmt(q[k], spread) for k in ("decided", "accuracy", "median_seconds",
-                                                      "ece"))
-            + f" | {fmt(row['summary']['switch_median_seconds'], spread)} |")
+        for suffix, windows in (("", "back to back"), ("_live", f"every {DEFAULT_HOP:g} s")):
+            q, spread = row["summary"].get("sequential" + suffix) or {}, row["task"] == "mouse"
+            if not any(q.values()):
+                continue
+            lines.append(
+                f"| {row['task']} | {row['window']} | {row['family']} | {windows} | "
+                + " | ".join(fmt(q[k], spread) for k in ("decided", "accuracy",
+                                                          "median_seconds", "ece"))
+                + f" | {fmt(row['summary']['switch_median_seconds' + suffix], spread)} |")
     lines += ["", "Per fold (test accuracy; decision after 10 s):", ""]
     for row in report["results"]:
         if row["task"] != "mouse":

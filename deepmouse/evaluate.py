@@ -140,6 +140,28 @@ def _recordings_in_order(recording: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(recording == r) for r in np.unique(recording)]
 
 
+def _shares(idx: np.ndarray, share: np.ndarray | None) -> np.ndarray:
+    """The new share of each window of one recording ``idx`` ``(m,)`` (1 for back-to-back
+    windows, and for the first)."""
+    if share is None:
+        return np.ones(len(idx))
+    w = np.asarray(share, dtype=np.float64)[idx].copy()
+    w[0] = 1.0
+    return w
+
+
+def _run(trial: SequentialDecision, z: np.ndarray, idx: np.ndarray, w: np.ndarray,
+         seconds: float):
+    """Feed windows ``idx`` (new shares ``w``, the first counted whole: the stream has not
+    seen its steps) to ``trial`` until ``seconds`` more of movement; yield each posterior."""
+    until = trial.seconds + seconds - 1e-9
+    for n, (i, weight) in enumerate(zip(idx, w, strict=True)):
+        post = trial.update(float(z[i]), 1.0 if n == 0 else float(weight))
+        yield i, post
+        if post.seconds >= until:
+            return
+
+
 def sequential_metrics(
     z: np.ndarray,
     y: np.ndarray,
@@ -147,14 +169,17 @@ def sequential_metrics(
     window_seconds: float,
     decision: DecisionModel,
     stream: Callable[[], SequentialDecision] | None = None,
+    share: np.ndarray | None = None,
 ) -> dict:
-    """The sequential decision on back-to-back windows of each recording.
+    """The sequential decision on the windows of each recording, as ``live`` makes it.
 
     Args:
         z: left-hand log-odds of the active windows ``(n,)``, in time order per recording.
         y: true hand per window ``(n,)``; recording: recording index per window ``(n,)``.
         stream: makes a fresh decision stream per trial (default: :class:`SequentialDecision`
             with ``decision``); another rule with the same ``update`` can be compared.
+        share: per window ``(n,)``, the share of its steps that the recording's previous
+            window did not have (:func:`new_shares`); ``None``: windows back to back.
 
     Returns:
         ``threshold``, ``trials``, ``decided`` (fraction), ``accuracy`` (of decided trials,
@@ -164,18 +189,17 @@ def sequential_metrics(
         60) the fraction of trials decided by then and the accuracy of those decisions
         (``None`` before any is decided).
     """
-    longest = max(1, int(math.floor(TRIAL_MAX_SECONDS / window_seconds + 1e-9)))
     outcomes, posteriors, truths = [], [], []
     for idx in _recordings_in_order(recording):
         truth = "left" if y[idx[0]] == 1 else "right"
+        w = _shares(idx, share)
+        moved = window_seconds * np.concatenate([[0.0], np.cumsum(w)[:-1]])  # before each
         # the first window starting at or after every multiple of TRIAL_EVERY_SECONDS
-        starts = sorted({math.ceil(k * TRIAL_EVERY_SECONDS / window_seconds - 1e-9)
-                         for k in range(int(len(idx) * window_seconds / TRIAL_EVERY_SECONDS) + 1)})
-        for start in (s for s in starts if s < len(idx)):
+        marks = np.arange(0.0, moved[-1] + 1e-9, TRIAL_EVERY_SECONDS)
+        for start in sorted(set(np.searchsorted(moved, marks - 1e-9).tolist())):
             trial = stream() if stream else SequentialDecision(decision, window_seconds)
             outcome = (None, None)
-            for i in idx[start : start + longest]:
-                post = trial.update(float(z[i]))
+            for i, post in _run(trial, z, idx[start:], w[start:], TRIAL_MAX_SECONDS):
                 posteriors.append(post.p_left)
                 truths.append(y[i])
                 if post.decided is not None:
@@ -208,29 +232,45 @@ def switch_delays(
     window_seconds: float,
     decision: DecisionModel,
     stream: Callable[[], SequentialDecision] | None = None,
+    share: np.ndarray | None = None,
 ) -> list[float | None]:
     """The delay of every spliced change of hand (see :func:`switch_metrics`): seconds of
     movement after the splice until the decision is the new hand, ``None`` where it never is
-    within :data:`TRIAL_MAX_SECONDS`. Empty without recordings of both hands."""
+    within :data:`TRIAL_MAX_SECONDS`. Empty without recordings of both hands. ``share`` as in
+    :func:`sequential_metrics`."""
     groups = _recordings_in_order(recording)
-    before = max(1, int(round(SWITCH_BEFORE_SECONDS / window_seconds)))
-    after = max(1, int(math.floor(TRIAL_MAX_SECONDS / window_seconds + 1e-9)))
     delays: list[float | None] = []
     for k, first in enumerate(groups):
         others = [g for g in groups[k + 1:] + groups[:k] if y[g[0]] != y[first[0]]]
+        w_first = _shares(first, share)
+        # the last SWITCH_BEFORE_SECONDS of movement of the first recording
+        last = np.cumsum((window_seconds * w_first)[::-1])
+        before = max(1, int(np.searchsorted(last, SWITCH_BEFORE_SECONDS - 1e-9)) + 1)
+        before = min(before, len(first))
         for second in others[:SWITCH_PARTNERS]:
             new_hand = "left" if y[second[0]] == 1 else "right"
             trial = stream() if stream else SequentialDecision(decision, window_seconds)
-            for i in first[-before:]:
-                trial.update(float(z[i]))
+            for _ in _run(trial, z, first[-before:], w_first[-before:], math.inf):
+                pass
             splice = trial.seconds
             delay = None
-            for i in second[:after]:
-                if trial.update(float(z[i])).decided == new_hand:
-                    delay = trial.seconds - splice
+            for _, post in _run(trial, z, second, _shares(second, share), TRIAL_MAX_SECONDS):
+                if post.decided == new_hand:
+                    delay = post.seconds - splice
                     break
             delays.append(delay)
     return delays
+
+
+def new_shares(start: np.ndarray, recording: np.ndarray, window_seconds: float) -> np.ndarray:
+    """Per window ``(n,)``, the share of its steps that the previous window of its recording
+    did not have, from window start times ``start`` ``(n,)`` (seconds, in time order per
+    recording): what ``live`` weighs an overlapping window by (1 for the first of each
+    recording, and for windows back to back or further apart)."""
+    start = np.asarray(start, dtype=np.float64)
+    gap = np.diff(start, prepend=-np.inf)
+    gap[np.r_[True, np.asarray(recording)[1:] != np.asarray(recording)[:-1]]] = np.inf
+    return np.minimum(1.0, gap / window_seconds)
 
 
 def switch_metrics(
@@ -240,6 +280,7 @@ def switch_metrics(
     window_seconds: float,
     decision: DecisionModel,
     stream: Callable[[], SequentialDecision] | None = None,
+    share: np.ndarray | None = None,
 ) -> dict | None:
     """How fast the decision follows a change of hand, on spliced recordings.
 
@@ -247,13 +288,14 @@ def switch_metrics(
     hand (all of them when there are fewer), gives one trial: the last
     :data:`SWITCH_BEFORE_SECONDS` of movement of the first, then the second from its start.
     The delay is the movement after the splice until the decision is the second hand (within
-    :data:`TRIAL_MAX_SECONDS`). ``None`` without recordings of both hands.
+    :data:`TRIAL_MAX_SECONDS`). ``None`` without recordings of both hands. ``share`` as in
+    :func:`sequential_metrics`.
 
     Returns:
         ``trials``, ``followed`` (fraction of trials whose decision reached the new hand),
         ``median_seconds`` (over the followed trials).
     """
-    delays = switch_delays(z, y, recording, window_seconds, decision, stream)
+    delays = switch_delays(z, y, recording, window_seconds, decision, stream, share)
     if not delays:
         return None
     followed = [d for d in delays if d is not None]

@@ -305,6 +305,7 @@ def make_splits(
     seed: int = 0,
     test_recordings: list[int] | None = None,
     dev_recordings: list[int] | None = None,
+    test_stride: int | None = None,
 ) -> Splits:
     """Split a dataset into train/dev/test windows (70/15/15).
 
@@ -316,6 +317,8 @@ def make_splits(
             ``random`` — non-overlapping windows shuffled and split as DeepMouse did; warns
             with :class:`OptimisticSplitWarning`.
         seed: for ``session`` (which recordings) and ``random`` (which windows).
+        test_stride: steps between test windows for ``chrono`` and ``session`` (default: the
+            window, back to back); shorter gives the overlapping windows ``live`` scores.
 
     Raises:
         DataError: a window longer than a split's share of a recording, too few recordings
@@ -323,12 +326,16 @@ def make_splits(
     """
     if method not in SPLITS:
         raise DataError(f"unknown split {method!r} (expected one of {', '.join(SPLITS)})")
+    if test_stride is not None and (method == "random" or not 1 <= test_stride):
+        raise ValueError(f"test_stride must be >= 1 with a chrono or session split, got "
+                         f"{test_stride} with {method}")
+    test_stride = config.window if test_stride is None else int(test_stride)
     recs = dataset.recordings
     held_out: dict[str, list[str]] = {}
     if method == "chrono":
         check_recordings_hold_a_window(dataset, config, SPLIT_FRACTIONS[1])
         edges = np.cumsum((0.0,) + SPLIT_FRACTIONS)
-        strides = (config.train_stride, config.window, config.window)
+        strides = (config.train_stride, config.window, test_stride)
         segments = [((float(edges[k]), float(edges[k + 1])), strides[k]) for k in range(3)]
         per_recording = [_recording_windows(r, i, config, segments) for i, r in enumerate(recs)]
         train, dev, test = (
@@ -362,7 +369,7 @@ def make_splits(
 
         train = gather(train_idx, config.train_stride)
         dev = gather(sorted(dev_recordings), config.window)
-        test = gather(sorted(test_recordings), config.window)
+        test = gather(sorted(test_recordings), test_stride)
         held_out = {
             "dev": [recs[i].name for i in sorted(dev_recordings)],
             "test": [recs[i].name for i in sorted(test_recordings)],

@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from deepmouse.decision import DecisionModel, SequentialDecision
 from deepmouse.evaluate import (
     decision_accuracy,
     decision_probability,
     evaluate_model,
     evaluate_windows,
+    new_shares,
     roc_points,
+    sequential_metrics,
+    switch_delays,
     windows_for_horizon,
 )
 from deepmouse.modelfile import load_model
@@ -82,3 +86,50 @@ def test_train_split_on_a_foreign_dataset_is_refused(tiny_run, synth_sessions):
         evaluate_model(model, load_dataset(synth_sessions), "test")
     metrics = evaluate_model(model, load_dataset(synth_sessions), "all")
     assert metrics["n_windows"] > 0
+
+
+def test_new_shares_are_what_live_weighs_a_window_by():
+    """Windows every 0.5 s of 2 s share 3/4 of their steps with the previous one; after a pause
+    or at a new recording a window is all new."""
+    start = np.array([0.0, 0.5, 1.0, 6.0, 6.5, 0.0, 0.5])
+    recording = np.array([0, 0, 0, 0, 0, 1, 1])
+    np.testing.assert_allclose(new_shares(start, recording, 2.0),
+                               [1, 0.25, 0.25, 1, 0.25, 1, 0.25])
+
+
+class LoggedDecision(SequentialDecision):
+    """SequentialDecision that keeps the weights it was given (one list per trial)."""
+
+    trials: list[list[float]] = []
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        LoggedDecision.trials.append([])
+
+    def update(self, z: float, weight: float = 1.0):
+        LoggedDecision.trials[-1].append(weight)
+        return super().update(z, weight)
+
+
+def test_overlapping_windows_are_scored_by_their_new_movement():
+    """Back to back, ``share`` of ones is the default. Every 0.5 s: a trial's first window
+    counts whole and the others a quarter, trials start every 5 s of movement, and decisions
+    come on the half second."""
+    decision = DecisionModel(mu=1.0, sigma2=4.0, tau2=0.5)
+    rng = np.random.default_rng(0)
+    z = rng.normal(1.0, 2.0, 200)
+    y, recording = np.ones(200, dtype=int), np.zeros(200, dtype=int)
+    assert sequential_metrics(z, y, recording, 2.0, decision, share=np.ones(200)) == \
+        sequential_metrics(z, y, recording, 2.0, decision)
+    share = np.full(200, 0.25)
+    LoggedDecision.trials = []
+    stream = lambda: LoggedDecision(decision, 2.0)  # noqa: E731
+    result = sequential_metrics(z, y, recording, 2.0, decision, stream, share=share)
+    first = LoggedDecision.trials[0]
+    assert first[0] == 1.0 and set(first[1:]) <= {0.25}
+    assert result["trials"] == len(LoggedDecision.trials) == int((2 + 199 * 0.5) // 5) + 1
+    assert result["median_seconds"] % 0.5 == 0
+    two = np.r_[z[:100], -z[100:]]  # a right-hand recording after a left-hand one
+    delays = switch_delays(two, np.r_[y[:100], 0 * y[100:]], np.r_[recording[:100],
+                           recording[100:] + 1], 2.0, decision, share=share)
+    assert len(delays) == 2 and all(d is None or d % 0.5 == 0 for d in delays)

@@ -114,6 +114,21 @@ def test_session_split_holds_out_whole_recordings():
         make_splits(_dataset(n_per_class=2, n=3000), WindowConfig(window=100), "session")
 
 
+@pytest.mark.parametrize("method", ["chrono", "session"])
+def test_test_windows_overlap_at_the_test_stride_and_nothing_else_changes(method):
+    ds = _dataset(n_per_class=3, n=3000)
+    cfg = WindowConfig(window=100)
+    plain = make_splits(ds, cfg, method, seed=3)
+    live = make_splits(ds, cfg, method, seed=3, test_stride=25)
+    for part in ("train", "dev"):
+        np.testing.assert_array_equal(getattr(live, part).X, getattr(plain, part).X)
+    rec = live.test.recording[0]
+    gaps = np.diff(live.test.start[live.test.recording == rec])
+    assert gaps.min() == pytest.approx(0.25) and 3.5 * len(plain.test) < len(live.test)
+    with pytest.raises(ValueError, match="test_stride"):
+        make_splits(ds, cfg, "random", test_stride=25)
+
+
 def test_random_split_warns_and_partitions():
     ds = _dataset()
     with pytest.warns(OptimisticSplitWarning):
