@@ -10,8 +10,11 @@ P(left) with a small hierarchical model of those log-odds:
                                                 session as a bit left-ish does so all along
                               e ~ N(0, sigma2)  the window's own noise
 
-Windows that overlap share movement: a window counts with weight ``w`` = the fraction of its
+Windows that overlap share movement: a window can count with weight ``w`` = the fraction of its
 steps that are new (1 for back-to-back windows), as if its noise variance were ``sigma2 / w``.
+``live`` and ``evaluate`` count windows back to back, as the constants are fitted: weighted
+overlapping windows decided wrong more often than the threshold allows (``benchmarks/
+RESULTS.md``).
 Integrating out ``b``, the evidence of ``n_eff = sum(w)`` windows with weighted mean ``m`` is
 
     log-odds(left) = 2 * mu * (m - c) / (tau2 + sigma2 / n_eff)

@@ -11,9 +11,11 @@ One streaming code path serves the live cursor and the replay of a recording:
   ``P(left)`` from ``model.predict_proba_one`` (its one-window path; ``predict_proba`` for a
   model without one), and the posterior over all active windows so far
   comes from :class:`deepmouse.decision.SequentialDecision`, the filter ``evaluate`` scores:
-  "undecided" until P(hand) reaches the threshold, a change of hand followed. Overlapping
-  windows count with the fraction of their steps that no earlier active window had (``hop /
-  window`` while the pointer keeps moving, 1 for the first). A model file
+  "undecided" until P(hand) reaches the threshold, a change of hand followed. The posterior
+  counts the active windows back to back: one that shares steps with the last window counted
+  is shown but not counted, as the decision's constants were fitted and its promise measured
+  on windows back to back (counting overlapping windows by their new steps decided wrong more
+  often than the threshold allows: ``benchmarks/RESULTS.md``). A model file
   without decision constants (format 1) gets the mean log-odds of its windows and never
   decides.
 - :func:`live_samples` polls the real cursor at the model's rate
@@ -149,7 +151,7 @@ class StreamingPredictor:
         self._n_active = 0
         self.n_idle = 0
         self._posterior = None
-        self._last_active: int | None = None  # grid step of the last active window
+        self._last_counted: int | None = None  # grid step of the last window counted
         self._sequential = (None if self.decision_model is None else
                             SequentialDecision(self.decision_model, self.config.seconds))
 
@@ -213,10 +215,14 @@ class StreamingPredictor:
             return []
         return [self._update()]
 
-    def _new_share(self) -> float:
-        """The share of the current window's steps that no earlier active window had."""
-        last, self._last_active = self._last_active, self._n_grid
-        return 1.0 if last is None else min(1.0, (self._n_grid - last) / self.window)
+    def _counts(self) -> bool:
+        """Whether the current active window counts for the posterior: it shares no step with
+        the last window counted (the first always counts)."""
+        last = self._last_counted
+        if last is not None and self._n_grid - last < self.window:
+            return False
+        self._last_counted = self._n_grid
+        return True
 
     def current_window(self) -> np.ndarray:
         """Movement of the last ``window`` steps, ``(1, window, 2)`` float32 px."""
@@ -239,7 +245,8 @@ class StreamingPredictor:
             self._n_active += 1
             if self._sequential is not None:
                 z = float(self._log_odds(np.array([p]))[0])
-                self._posterior = self._sequential.update(z, self._new_share())
+                if self._counts():
+                    self._posterior = self._sequential.update(z)
         n = self._n_active
         if self._posterior is not None:
             total = self._posterior.p_left

@@ -60,30 +60,31 @@ def paused_jittery(rec: Recording, seed: int = 0) -> Recording:
     return Recording(path=None, label=1, t=t, xy=xy)
 
 
-def test_streaming_posterior_equals_the_batch_decision_over_overlapping_windows(
+def test_streaming_posterior_equals_the_batch_decision_over_the_windows_it_counts(
     tiny: tuple[Path, Path],
 ) -> None:
     """With decision constants, the posterior of every update is SequentialDecision over the
-    active windows so far, each counting with the share of its steps no earlier active window
-    had: 1 for the first, hop / window while moving, more after an idle pause."""
+    active windows counted so far: back to back, each one window or more after the last one
+    counted (overlapping windows in between are shown, not counted)."""
     model = load_model(tiny[0].with_name("decides.safetensors"))
     assert model.decision == DECISION
     rec = paused_jittery(read_recording(tiny[1] / "left" / "session1.csv"))
     predictor = StreamingPredictor(model, hop=0.25)
     updates = predictor.push_many(zip(rec.t, rec.xy[:, 0], rec.xy[:, 1], strict=True))
     batch = SequentialDecision(DECISION, model.window_config.seconds)
-    previous, weights = None, []
+    counted, shown, expected = None, 0, None
     for update in updates:
         if update.idle:
             continue
-        steps = None if previous is None else round((update.t - previous) * 100)
-        weights.append(1.0 if steps is None else min(1.0, steps / WINDOW))
-        previous = update.t
-        expected = batch.update(float(log_odds(np.array([update.p_left]))[0]), weights[-1])
+        if counted is None or round((update.t - counted) * 100) >= WINDOW:
+            counted = update.t
+            expected = batch.update(float(log_odds(np.array([update.p_left]))[0]))
+        else:
+            shown += 1
         assert update.p_left_total == pytest.approx(expected.p_left, abs=1e-9)
         assert update.decided == expected.decided
         assert update.seconds_to_decision == expected.seconds_to_decision
-    assert weights[0] == 1.0 and weights.count(0.25) > 10 and max(weights[1:]) == 1.0  # pause
+    assert shown > 2 * batch.seconds / model.window_config.seconds  # 3 of 4 updates are shown
     stricter = StreamingPredictor(model, hop=0.25, threshold=0.999)
     assert stricter.decision_model.threshold == 0.999
 
