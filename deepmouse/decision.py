@@ -13,8 +13,8 @@ P(left) with a small hierarchical model of those log-odds:
 Windows that overlap share movement: a window can count with weight ``w`` = the fraction of its
 steps that are new (1 for back-to-back windows), as if its noise variance were ``sigma2 / w``.
 ``live`` and ``evaluate`` count windows back to back, as the constants are fitted: weighted
-overlapping windows decided wrong more often than the threshold allows (``benchmarks/
-RESULTS.md``).
+overlapping windows decided no sooner on held-out sessions, and the default's touchpad
+decisions fell below the threshold (``benchmarks/RESULTS.md``).
 Integrating out ``b``, the evidence of ``n_eff = sum(w)`` windows with weighted mean ``m`` is
 
     log-odds(left) = 2 * mu * (m - c) / (tau2 + sigma2 / n_eff)
