@@ -13,7 +13,7 @@ P(left) with a small hierarchical model of those log-odds:
 Windows that overlap share movement: a window can count with weight ``w`` = the fraction of its
 steps that are new (1 for back-to-back windows), as if its noise variance were ``sigma2 / w``.
 ``live`` and ``evaluate`` count windows back to back, as the constants are fitted: weighted
-overlapping windows decided no sooner on held-out sessions, and the default's touchpad
+overlapping 2-s windows decided no sooner on held-out sessions, and the default's touchpad
 decisions fell below the threshold (``benchmarks/RESULTS.md``).
 Integrating out ``b``, the evidence of ``n_eff = sum(w)`` windows with weighted mean ``m`` is
 

@@ -14,10 +14,10 @@ One streaming code path serves the live cursor and the replay of a recording:
   "undecided" until P(hand) reaches the threshold, a change of hand followed. The posterior
   counts the active windows back to back: one that shares steps with the last window counted
   is shown but not counted, as the decision's constants were fitted and its promise measured
-  on windows back to back (counting overlapping windows by their new steps decided no sooner,
-  and the default's touchpad decisions fell below the threshold: ``benchmarks/RESULTS.md``).
-  A model file
-  without decision constants (format 1) gets the mean log-odds of its windows and never
+  on windows back to back (counting overlapping windows by their new steps decided no sooner
+  with 2-s windows, and the default's touchpad decisions fell below the threshold:
+  ``benchmarks/RESULTS.md``). A model file without decision constants (format 1) gets the
+  mean log-odds of its windows and never
   decides.
 - :func:`live_samples` polls the real cursor at the model's rate
   (:func:`deepmouse.pointer.poll`, as the recorder does); :func:`replay_samples` reads a
