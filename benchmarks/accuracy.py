@@ -58,6 +58,8 @@ from deepmouse.windows import WindowConfig, WindowSet, all_windows, make_splits 
 
 DATA = ROOT.parent / "shared" / "data" / "deepmouse"
 HORIZONS = ("2", "5", "10", "30")
+SEQUENTIAL_KEYS = ("decided", "accuracy", "median_seconds", "ece")
+"""The sequential decision's figures a row keeps (the columns of its table)."""
 
 # Family → (parameters that differ from the family's defaults, training stride as a fraction
 # of the window or None for the family's own). DeepMouse trained on non-overlapping windows.
@@ -175,8 +177,7 @@ def run_one(family: str, splits, window: int, quick: bool, seed: int,
 
 
 def _sequential(metrics: dict | None) -> dict | None:
-    keys = ("decided", "accuracy", "median_seconds", "ece")
-    return None if metrics is None else {k: metrics[k] for k in keys}
+    return None if metrics is None else {k: metrics[k] for k in SEQUENTIAL_KEYS}
 
 
 def _switch(metrics: dict | None) -> dict | None:
@@ -208,7 +209,7 @@ def summarise(folds: list[dict]) -> dict:
     for suffix in ("", "_live"):
         out["sequential" + suffix] = {
             k: stats([(f.get("sequential" + suffix) or {}).get(k) for f in folds])
-            for k in ("decided", "accuracy", "median_seconds", "ece")}
+            for k in SEQUENTIAL_KEYS}
         out["switch_median_seconds" + suffix] = stats(
             [(f.get("switch" + suffix) or {}).get("median_seconds") for f in folds])
     return out
@@ -398,8 +399,7 @@ def markdown(report: dict) -> str:
                 continue
             lines.append(
                 f"| {row['task']} | {row['window']} | {row['family']} | {windows} | "
-                + " | ".join(fmt(q[k], spread) for k in ("decided", "accuracy",
-                                                          "median_seconds", "ece"))
+                + " | ".join(fmt(q[k], spread) for k in SEQUENTIAL_KEYS)
                 + f" | {fmt(row['summary']['switch_median_seconds' + suffix], spread)} |")
     lines += ["", "Per fold (test accuracy; decision after 10 s):", ""]
     for row in report["results"]:

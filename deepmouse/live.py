@@ -244,10 +244,9 @@ class StreamingPredictor:
                 self._p = np.concatenate([self._p, np.zeros_like(self._p)])
             self._p[self._n_active] = p
             self._n_active += 1
-            if self._sequential is not None:
+            if self._sequential is not None and self._counts():
                 z = float(self._log_odds(np.array([p]))[0])
-                if self._counts():
-                    self._posterior = self._sequential.update(z)
+                self._posterior = self._sequential.update(z)
         n = self._n_active
         if self._posterior is not None:
             total = self._posterior.p_left

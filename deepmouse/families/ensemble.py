@@ -69,14 +69,12 @@ class EnsembleFamily(Family):
 
     def member_params(self, family: Family, params: dict) -> dict:
         """A member's defaults, with the ensemble's seed and where it computes."""
-        return family.parameters() | self.passed_on(family, params)
+        return family.parameters() | {"seed": params["seed"]} | self.where(family, params)
 
     @staticmethod
-    def passed_on(family: Family, params: dict) -> dict:
-        """What the ensemble's ``params`` set for every member: the seed, and where it computes
-        for the members that take it."""
-        taken = family.parameters()
-        return {k: params[k] for k in ("seed", *RUNTIME_PARAMETERS) if k in taken}
+    def where(family: Family, params: dict) -> dict:
+        """Where the ensemble's ``params`` say to compute, for a member that takes it."""
+        return {k: params[k] for k in RUNTIME_PARAMETERS if k in family.parameters()}
 
     def parameter_hint(self, names: list[str]) -> str:
         members = [get_family(m) for m in member_names(self.defaults) if m in FAMILIES]
@@ -126,7 +124,7 @@ class EnsembleFamily(Family):
         fitted_params = []
         for (family, _), saved in zip(members, init.settings["params"], strict=True):
             fitted_params.append(saved | family.fine_tune_defaults
-                                 | self.passed_on(family, params))
+                                 | {"seed": params["seed"]} | self.where(family, params))
 
         def fit_member(i: int, family: Family, progress) -> FamilyState:
             return family.fine_tune(X, y, fitted_params[i], members[i][1], dev, progress,
@@ -186,8 +184,7 @@ class EnsembleFamily(Family):
             raise ValueError("ensemble settings: one parameter set per member expected")
         restored = []
         for family, part, fitted_with in zip(families, self._split(state), saved, strict=True):
-            member_params = family.parameters() | fitted_with | {
-                k: params[k] for k in RUNTIME_PARAMETERS if k in family.parameters()}
+            member_params = family.parameters() | fitted_with | self.where(family, params)
             family.validate(member_params)
             restored.append(family.restore(part, member_params))
         state.runtime = {"members": list(zip(families, restored, strict=True))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import Ridge, RidgeCV
 
 
 class RidgeFrom(ClassifierMixin, BaseEstimator):
@@ -15,17 +15,23 @@ class RidgeFrom(ClassifierMixin, BaseEstimator):
     Args:
         start: the weights to start from ``(n_features,)``.
         alpha: the penalty on moving away from them.
+        alphas: penalties to choose ``alpha_`` among instead, by efficient leave-one-out on
+            what ``start`` leaves unexplained (``None``: ``alpha``).
     """
 
-    def __init__(self, start: np.ndarray, alpha: float = 1.0) -> None:
+    def __init__(self, start: np.ndarray, alpha: float = 1.0,
+                 alphas: np.ndarray | None = None) -> None:
         self.start = start
         self.alpha = alpha
+        self.alphas = alphas
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> RidgeFrom:
         """``X`` ``(n, n_features)``, ``y`` ``(n,)`` in {0, 1}."""
         self.classes_ = np.array([0, 1])
         target = np.where(np.asarray(y) == 1, 1.0, -1.0) - X @ self.start
-        ridge = Ridge(alpha=self.alpha).fit(X, target)
+        self.alpha_ = (self.alpha if self.alphas is None
+                       else float(RidgeCV(alphas=self.alphas).fit(X, target).alpha_))
+        ridge = Ridge(alpha=self.alpha_).fit(X, target)
         self.coef_ = self.start + ridge.coef_
         self.intercept_ = np.atleast_1d(ridge.intercept_)
         return self

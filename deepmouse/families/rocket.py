@@ -184,21 +184,16 @@ class RocketFamily(Family):
     def fine_tune(self, X, y, params, init, dev=None, on_epoch=None,
                   checkpoint=None) -> FamilyState:
         """Keep the kernels and feature scale of ``init``; refit the ridge on the new windows
-        with its penalty pulling the weights toward ``init``'s (:class:`~deepmouse.families.
-        ridge.RidgeFrom`) instead of
-        toward zero, so that few windows adjust the model rather than replace it."""
-        from sklearn.linear_model import RidgeCV
-
+        with its penalty pulling the weights toward ``init``'s instead of toward zero
+        (:class:`~deepmouse.families.ridge.RidgeFrom`), so that few windows adjust the model
+        rather than replace it."""
         from deepmouse.families.ridge import RidgeFrom
 
         kept = {name: init.arrays[name] for name in (*PARAMETER_NAMES, "feature_scale")}
         features = rocket_features(kept, X) / kept["feature_scale"]
         start = init.arrays["coef"]
-        # the penalty, by efficient leave-one-out on what the start leaves unexplained
-        residual = np.where(np.asarray(y) == 1, 1.0, -1.0) - features @ start
-        alpha = float(RidgeCV(alphas=RIDGE_ALPHAS).fit(features, residual).alpha_)
-        ridge = RidgeFrom(start, alpha).fit(features, y)
-        platt_a, platt_b = platt_out_of_fold(RidgeFrom(start, alpha), features, y,
+        ridge = RidgeFrom(start, alphas=RIDGE_ALPHAS).fit(features, y)
+        platt_a, platt_b = platt_out_of_fold(RidgeFrom(start, ridge.alpha_), features, y,
                                              params["seed"])
         return FamilyState(kept | head_arrays(kept["feature_scale"], ridge.coef_,
                                               ridge.intercept_, platt_a, platt_b))
